@@ -1,0 +1,83 @@
+using System.Net.Sockets;
+using System.Text;
+using Npgsql;
+using Router.Testing;
+using Xunit;
+
+namespace Router.LocalServers.Tests;
+
+public sealed class LocalServerTests
+{
+    [Fact]
+    public async Task Postgres_accepts_the_password_keeps_data_across_a_restart_and_leaves_nothing_listening()
+    {
+        var server = await LocalPostgresServer.StartAsync(TestState.Directory, _ => { }, durable: false);
+        var port = server.Port;
+        try
+        {
+            await server.CreateDatabaseAsync("kept");
+            await ExecuteAsync(server.ConnectionString("kept"), "CREATE TABLE t (v int); INSERT INTO t VALUES (42);");
+
+            await server.StopAsync();
+            Assert.False(FreePort.IsListening(port));
+            await server.StartAsync();
+            NpgsqlConnection.ClearAllPools();
+
+            Assert.Equal(42, await ScalarAsync(server.ConnectionString("kept"), "SELECT v FROM t"));
+            var wrongPassword = new NpgsqlConnectionStringBuilder(server.ConnectionString("kept")) { Password = "wrong" }.ConnectionString;
+            await Assert.ThrowsAsync<PostgresException>(() => ScalarAsync(wrongPassword, "SELECT 1"));
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+
+        Assert.False(FreePort.IsListening(port));
+    }
+
+    [Fact]
+    public async Task Redis_answers_on_loopback_and_stops_with_its_owner()
+    {
+        var server = await LocalRedisServer.StartAsync(_ => { });
+        var port = server.Port;
+        try
+        {
+            Assert.Equal("+PONG", await SendAsync(port, "PING"));
+            Assert.Equal("+OK", await SendAsync(port, "SET key value"));
+            Assert.Equal($"127.0.0.1:{port}", server.ConnectionString);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+
+        Assert.False(FreePort.IsListening(port));
+    }
+
+    private static async Task ExecuteAsync(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<int> ScalarAsync(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return Convert.ToInt32(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<string> SendAsync(int port, string command)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(command + "\r\n"));
+        var buffer = new byte[64];
+        var read = await stream.ReadAsync(buffer);
+        return Encoding.ASCII.GetString(buffer, 0, read).TrimEnd();
+    }
+}
