@@ -15,9 +15,9 @@ public sealed class DistributedApplication
     private static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(90);
     private readonly IReadOnlyList<Resource> _resources;
     private readonly List<Func<Task>> _stopActions = [];
-    private readonly Dictionary<ProjectResource, ChildProcess> _projects = [];
     private readonly List<(string Name, string Kind, string Address)> _table = [];
     private volatile bool _stopping;
+    private Exception? _failure;
 
     internal DistributedApplication(IReadOnlyList<Resource> resources) => _resources = resources;
 
@@ -45,20 +45,16 @@ public sealed class DistributedApplication
         var exitCode = 0;
         try
         {
-            foreach (var resource in StartOrder())
-            {
-                await StartAsync(resource, shutdown.Token);
-            }
-
+            await StartAllAsync(shutdown);
             PrintTable();
             await Task.Delay(Timeout.Infinite, shutdown.Token);
         }
-        catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
+        catch (OperationCanceledException) when (shutdown.IsCancellationRequested && _failure is null)
         {
         }
-        catch (Exception ex) when (ex is ServerUnavailableException or ResourceFailedException)
+        catch (Exception ex) when (ex is ServerUnavailableException or ResourceFailedException or OperationCanceledException)
         {
-            ConsoleLog.Host($"error: {ex.Message}");
+            ConsoleLog.Host($"error: {(_failure ?? ex).Message}");
             exitCode = 1;
         }
         finally
@@ -70,11 +66,54 @@ public sealed class DistributedApplication
         return exitCode;
     }
 
-    private IEnumerable<Resource> StartOrder()
+    /// <summary>
+    /// Starts every resource as soon as the ones it waits for are running, so independent services
+    /// start side by side; the first failure cancels the rest.
+    /// </summary>
+    private async Task StartAllAsync(CancellationTokenSource shutdown)
+    {
+        CheckForCycles();
+        var started = new Dictionary<Resource, Task>();
+        Task Start(Resource resource)
+        {
+            lock (started)
+            {
+                if (!started.TryGetValue(resource, out var task))
+                {
+                    task = StartAfterDependenciesAsync(resource);
+                    started[resource] = task;
+                }
+
+                return task;
+            }
+        }
+
+        async Task StartAfterDependenciesAsync(Resource resource)
+        {
+            await Task.Yield();
+            await Task.WhenAll(resource.WaitsFor.Select(d => Start(Runnable(d))));
+            try
+            {
+                await StartAsync(resource, shutdown.Token);
+            }
+            catch (Exception ex) when (ex is ServerUnavailableException or ResourceFailedException)
+            {
+                Interlocked.CompareExchange(ref _failure, ex, null);
+                await shutdown.CancelAsync();
+                throw;
+            }
+        }
+
+        await Task.WhenAll(_resources.Select(Start));
+    }
+
+    /// <summary>A database runs as part of its server.</summary>
+    private static Resource Runnable(Resource resource) => resource is PostgresDatabaseResource db ? db.Server : resource;
+
+    private void CheckForCycles()
     {
         var done = new HashSet<Resource>();
         var visiting = new HashSet<Resource>();
-        var order = new List<Resource>();
         void Visit(Resource resource)
         {
             if (done.Contains(resource))
@@ -89,19 +128,16 @@ public sealed class DistributedApplication
 
             foreach (var dependency in resource.WaitsFor)
             {
-                Visit(dependency is PostgresDatabaseResource db ? db.Server : dependency);
+                Visit(Runnable(dependency));
             }
 
             done.Add(resource);
-            order.Add(resource);
         }
 
         foreach (var resource in _resources)
         {
             Visit(resource);
         }
-
-        return order;
     }
 
     private Task StartAsync(Resource resource, CancellationToken cancellationToken) => resource switch
@@ -117,16 +153,16 @@ public sealed class DistributedApplication
         if (GivenConnectionString(redis.Name) is { } given)
         {
             redis.ConnectionString = given;
-            _table.Add((redis.Name, "redis (given)", given));
+            Record((redis.Name, "redis (given)", given));
             return;
         }
 
         ConsoleLog.Host($"starting private Redis '{redis.Name}'...");
         var server = await LocalRedisServer.StartAsync(ConsoleLog.For(redis.Name), cancellationToken);
-        _stopActions.Add(server.StopAsync);
+        OnStop(server.StopAsync);
         WatchForUnexpectedExit(redis.Name, server.Process!);
         redis.ConnectionString = server.ConnectionString;
-        _table.Add((redis.Name, "redis", server.ConnectionString));
+        Record((redis.Name, "redis", server.ConnectionString));
     }
 
     private async Task StartPostgresAsync(PostgresServerResource postgres, CancellationToken cancellationToken)
@@ -137,7 +173,7 @@ public sealed class DistributedApplication
             if (GivenConnectionString(database.Name) is { } given)
             {
                 database.ConnectionString = given;
-                _table.Add((database.Name, "postgres database (given)", RedactPassword(given)));
+                Record((database.Name, "postgres database (given)", RedactPassword(given)));
             }
             else
             {
@@ -152,14 +188,14 @@ public sealed class DistributedApplication
 
         ConsoleLog.Host($"starting private PostgreSQL '{postgres.Name}'...");
         var server = await LocalPostgresServer.StartAsync(StateDirectory, ConsoleLog.For(postgres.Name), cancellationToken: cancellationToken);
-        _stopActions.Add(async () => await server.DisposeAsync());
+        OnStop(async () => await server.DisposeAsync());
         WatchForUnexpectedExit(postgres.Name, server.Process!);
-        _table.Add((postgres.Name, "postgres", $"127.0.0.1:{server.Port}"));
+        Record((postgres.Name, "postgres", $"127.0.0.1:{server.Port}"));
         foreach (var database in needed)
         {
             await server.CreateDatabaseAsync(database.DatabaseName, cancellationToken);
             database.ConnectionString = server.ConnectionString(database.DatabaseName);
-            _table.Add((database.Name, "postgres database", RedactPassword(database.ConnectionString)));
+            Record((database.Name, "postgres database", RedactPassword(database.ConnectionString)));
         }
     }
 
@@ -184,13 +220,12 @@ public sealed class DistributedApplication
             environment,
             workingDirectory: Path.GetDirectoryName(project.Project.ProjectPath),
             outputLine: ConsoleLog.For(project.Name));
-        _projects[project] = process;
-        _stopActions.Add(() => process.StopAsync(TimeSpan.FromSeconds(10)));
+        OnStop(() => process.StopAsync(TimeSpan.FromSeconds(10)));
         await WaitUntilHealthyAsync(project, process, cancellationToken);
         WatchForUnexpectedExit(project.Name, process);
         foreach (var endpoint in project.Endpoints)
         {
-            _table.Add((project.Name, endpoint.Name, endpoint.Url));
+            Record((project.Name, endpoint.Name, endpoint.Url));
         }
     }
 
@@ -308,16 +343,43 @@ public sealed class DistributedApplication
         ConsoleLog.Host("stopped.");
     }
 
+    private void Record((string Name, string Kind, string Address) row)
+    {
+        lock (_table)
+        {
+            _table.Add(row);
+        }
+    }
+
+    private void OnStop(Func<Task> stop)
+    {
+        lock (_stopActions)
+        {
+            _stopActions.Add(stop);
+        }
+    }
+
     private void PrintTable()
     {
-        var nameWidth = Math.Max(8, _table.Max(r => r.Name.Length));
-        var kindWidth = Math.Max(8, _table.Max(r => r.Kind.Length));
+        var order = new Dictionary<string, int>();
+        foreach (var (resource, index) in _resources.Select((r, i) => (r, i)))
+        {
+            order[resource.Name] = 2 * index;
+            foreach (var database in (resource as PostgresServerResource)?.Databases ?? [])
+            {
+                order[database.Name] = (2 * index) + 1;
+            }
+        }
+
+        var rows = _table.OrderBy(r => order[r.Name]).ToList();
+        var nameWidth = Math.Max(8, rows.Max(r => r.Name.Length));
+        var kindWidth = Math.Max(8, rows.Max(r => r.Kind.Length));
         var lines = new List<string>
         {
             "Router is running. Press Ctrl+C to stop.",
             $"{"resource".PadRight(nameWidth)}  {"endpoint".PadRight(kindWidth)}  address",
         };
-        lines.AddRange(_table.Select(r => $"{r.Name.PadRight(nameWidth)}  {r.Kind.PadRight(kindWidth)}  {r.Address}"));
+        lines.AddRange(rows.Select(r => $"{r.Name.PadRight(nameWidth)}  {r.Kind.PadRight(kindWidth)}  {r.Address}"));
         foreach (var line in lines)
         {
             ConsoleLog.Host(line);

@@ -1,0 +1,79 @@
+namespace Router.Gateway.Routing;
+
+/// <summary>Everything the router did for one request: returned by POST /v1/route and written to the ledger.</summary>
+public sealed class RoutingTrace
+{
+    public required string RequestId { get; init; }
+
+    public required string Policy { get; init; }
+
+    public required string PolicyVersion { get; init; }
+
+    public required string Mode { get; init; }
+
+    public required IReadOnlyList<string> Chain { get; init; }
+
+    public PreCallPrediction? PreCall { get; set; }
+
+    public List<AttemptTrace> Attempts { get; } = [];
+
+    public string? FinalModel { get; set; }
+
+    public string? Answer { get; set; }
+
+    public decimal CostUsd => Attempts.Sum(a => a.CostUsd);
+
+    public decimal CounterfactualCostUsd { get; set; }
+
+    public double LatencyMs { get; set; }
+
+    public AttemptTrace? Accepted => Attempts.LastOrDefault(a => !a.Discarded && a.Error is null);
+}
+
+public sealed record PreCallPrediction(
+    string ClassifierVersion,
+    bool Fallback,
+    string? FallbackReason,
+    IReadOnlyDictionary<string, double> ProbabilityCorrect,
+    string StartModel);
+
+public sealed class AttemptTrace
+{
+    public required int Stage { get; init; }
+
+    public required string Model { get; init; }
+
+    public string? Text { get; set; }
+
+    public int PromptTokens { get; set; }
+
+    public int CompletionTokens { get; set; }
+
+    public decimal CostUsd { get; set; }
+
+    public double LatencyMs { get; set; }
+
+    public bool Simulated { get; set; }
+
+    public string? FinishReason { get; set; }
+
+    public Dictionary<string, double> Signals { get; } = [];
+
+    public double? Confidence { get; set; }
+
+    public string? CalibratorVersion { get; set; }
+
+    public string? Decision { get; set; }
+
+    public string? Reason { get; set; }
+
+    public string? ReasonText { get; set; }
+
+    public double? Threshold { get; set; }
+
+    /// <summary>An answer that was generated, paid for and then not used because the router escalated.</summary>
+    public bool Discarded { get; set; }
+
+    /// <summary>Why the stage failed (worker down, timed out, malformed output); the router then fails over.</summary>
+    public string? Error { get; set; }
+}
