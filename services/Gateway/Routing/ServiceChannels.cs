@@ -1,0 +1,45 @@
+using System.Collections.Concurrent;
+using Grpc.Net.Client;
+
+namespace Router.Gateway.Routing;
+
+/// <summary>
+/// One long-lived gRPC channel per downstream service, addressed the Aspire way
+/// (`services:&lt;name&gt;:grpc:0`): channels multiplex calls over HTTP/2, so creating one per
+/// request would pay a connection set-up on every hop.
+/// </summary>
+public sealed class ServiceChannels(IConfiguration configuration) : IDisposable
+{
+    private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
+
+    public static string AddressKey(string service) => $"services:{service}:grpc:0";
+
+    public static Uri? Address(IConfiguration configuration, string service) =>
+        Uri.TryCreate(configuration[AddressKey(service)], UriKind.Absolute, out var uri) ? uri : null;
+
+    public GrpcChannel For(string service) => _channels.GetOrAdd(service, name =>
+    {
+        var address = Address(configuration, name)
+            ?? throw new InvalidOperationException($"{AddressKey(name)} is not configured: the Gateway cannot reach '{name}'.");
+        return GrpcChannel.ForAddress(address, new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                EnableMultipleHttp2Connections = true,
+                PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+                KeepAlivePingDelay = TimeSpan.FromSeconds(30),
+                KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
+                ConnectTimeout = TimeSpan.FromSeconds(5),
+            },
+            MaxReceiveMessageSize = 16 * 1024 * 1024,
+        });
+    });
+
+    public void Dispose()
+    {
+        foreach (var channel in _channels.Values)
+        {
+            channel.Dispose();
+        }
+    }
+}
