@@ -1,0 +1,40 @@
+using Router.Benchmarks;
+
+var benchmarks = typeof(IBenchmark).Assembly.GetTypes()
+    .Where(t => t is { IsAbstract: false, IsInterface: false } && typeof(IBenchmark).IsAssignableFrom(t))
+    .Select(t => (IBenchmark)Activator.CreateInstance(t)!)
+    .OrderBy(b => b.Name, StringComparer.Ordinal)
+    .ToList();
+
+if (args.Length == 0 || args[0] is "-h" or "--help")
+{
+    Console.WriteLine("Usage: dotnet run -c Release --project tests/Benchmarks -- <benchmark>|all");
+    foreach (var b in benchmarks)
+    {
+        Console.WriteLine($"  {b.Name,-12} {b.Description}");
+    }
+
+    return args.Length == 0 ? 1 : 0;
+}
+
+var selected = args[0] == "all" ? benchmarks : benchmarks.Where(b => b.Name == args[0]).ToList();
+if (selected.Count == 0)
+{
+    Console.Error.WriteLine($"Unknown benchmark '{args[0]}'. Known: {string.Join(", ", benchmarks.Select(b => b.Name))}.");
+    return 2;
+}
+
+using var cancellation = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancellation.Cancel();
+};
+
+foreach (var benchmark in selected)
+{
+    Console.WriteLine($"== {benchmark.Name}: {benchmark.Description}");
+    await benchmark.RunAsync(cancellation.Token);
+}
+
+return 0;
