@@ -1,7 +1,9 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Router.Gateway.Portfolio;
+using Router.Gateway.Routing;
 
 namespace Router.Gateway;
 
@@ -13,8 +15,20 @@ internal static class Extensions
     public static void AddGatewayServices(this IHostApplicationBuilder builder)
     {
         // The public API is OpenAI-compatible, and OpenAI's JSON is snake_case.
+        // Signals of degenerate answers can be -inf or NaN; the trace reports them rather than failing.
         builder.Services.ConfigureHttpJsonOptions(options =>
-            options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        {
+            options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            options.SerializerOptions.NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals;
+            options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower));
+        });
+
+        builder.Services.AddOptions<RoutingOptions>()
+            .Bind(builder.Configuration.GetSection(RoutingOptions.SectionName))
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<RoutingOptions>, RoutingOptionsValidator>();
+        builder.Services.AddSingleton<ServiceChannels>();
+        builder.Services.AddSingleton<CascadeRouter>();
 
         builder.Services.AddOptions<PortfolioOptions>()
             .Bind(builder.Configuration.GetSection(PortfolioOptions.SectionName))

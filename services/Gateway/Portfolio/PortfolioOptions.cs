@@ -25,4 +25,16 @@ public sealed class ModelDeploymentOptions
     public long? ParameterCount { get; set; }
 
     public int? ContextLength { get; set; }
+
+    /// <summary>
+    /// Service name of the InferenceWorker serving this model (its address is read from
+    /// `services:&lt;worker&gt;:grpc:0`); default: "worker-" and the model name with every
+    /// character other than a letter or digit replaced by '-', e.g. "worker-llama3-1-8b".
+    /// </summary>
+    public string? Worker { get; set; }
+
+    public string WorkerService => string.IsNullOrWhiteSpace(Worker) ? DefaultWorkerService(Name) : Worker;
+
+    public static string DefaultWorkerService(string model) =>
+        "worker-" + new string([.. model.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-')]);
 }

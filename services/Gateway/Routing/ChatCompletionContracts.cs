@@ -105,7 +105,11 @@ public sealed record ChatCompletionChunk(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] UsageDto? Usage = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] RoutingSummary? Router = null);
 
-public sealed record ChunkChoice(int Index, ChunkDelta Delta, string? FinishReason);
+public sealed record ChunkChoice(
+    int Index,
+    ChunkDelta Delta,
+    string? FinishReason,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ChoiceLogprobs? Logprobs = null);
 
 public sealed record ChunkDelta(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,

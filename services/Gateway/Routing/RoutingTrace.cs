@@ -7,11 +7,15 @@ public sealed class RoutingTrace
 
     public required string Policy { get; init; }
 
-    public required string PolicyVersion { get; init; }
+    public required string PolicyVersion { get; set; }
 
     public required string Mode { get; init; }
 
-    public required IReadOnlyList<string> Chain { get; init; }
+    /// <summary>The policy's whole chain, cheapest first; the stages tried may start later (pre-call, hybrid).</summary>
+    public required IReadOnlyList<string> Chain { get; set; }
+
+    /// <summary>Why the router departed from the plain cascade, e.g. a control service being unreachable.</summary>
+    public List<string> Notes { get; } = [];
 
     public PreCallPrediction? PreCall { get; set; }
 
@@ -26,6 +30,8 @@ public sealed class RoutingTrace
     public decimal CounterfactualCostUsd { get; set; }
 
     public double LatencyMs { get; set; }
+
+    public bool Simulated => Attempts.Any(a => a.Simulated);
 
     public AttemptTrace? Accepted => Attempts.LastOrDefault(a => !a.Discarded && a.Error is null);
 }
@@ -62,6 +68,9 @@ public sealed class AttemptTrace
     public double? Confidence { get; set; }
 
     public string? CalibratorVersion { get; set; }
+
+    /// <summary>False when Scoring was unreachable and the confidence is the raw exp(mean log-prob).</summary>
+    public bool Calibrated { get; set; }
 
     public string? Decision { get; set; }
 

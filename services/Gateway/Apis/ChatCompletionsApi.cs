@@ -1,0 +1,209 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+using Router.Contracts;
+using Router.Gateway.Portfolio;
+using Router.Gateway.Routing;
+
+namespace Router.Gateway.Apis;
+
+/// <summary>The OpenAI-compatible entry point, and /v1/route which returns what the router did instead of only the answer.</summary>
+public static class ChatCompletionsApi
+{
+    public static IEndpointRouteBuilder MapChatCompletionsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1").WithTags("Routing");
+        api.MapPost("/chat/completions", CreateChatCompletionAsync).WithName("CreateChatCompletion");
+        api.MapPost("/route", RouteAsync).WithName("Route");
+        return app;
+    }
+
+    internal static async Task CreateChatCompletionAsync(HttpContext context, CascadeRouter router, IOptionsMonitor<PortfolioOptions> portfolio, IOptions<JsonOptions> json)
+    {
+        var serializer = json.Value.SerializerOptions;
+        var (request, error) = await ReadAsync(context, portfolio.CurrentValue, serializer);
+        if (request is null)
+        {
+            await error!.ExecuteAsync(context);
+            return;
+        }
+
+        var id = "chatcmpl-" + Guid.NewGuid().ToString("N");
+        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        if (!request.Stream)
+        {
+            try
+            {
+                var outcome = await router.RouteAsync(request, id, null, context.RequestAborted);
+                WriteHeaders(context.Response, outcome.Trace);
+                await Results.Json(Completion(id, created, request, outcome), serializer).ExecuteAsync(context);
+            }
+            catch (RoutingException e)
+            {
+                await e.ToResult().ExecuteAsync(context);
+            }
+
+            return;
+        }
+
+        var events = new ServerSentEvents(context.Response, serializer);
+        var sink = new StreamingAnswer(context.Response, events, id, created, request);
+        try
+        {
+            var outcome = await router.RouteAsync(request, id, sink, context.RequestAborted);
+            var usage = new UsageDto(outcome.PromptTokens, outcome.CompletionTokens, outcome.PromptTokens + outcome.CompletionTokens);
+            await events.WriteAsync(
+                new ChatCompletionChunk(id, "chat.completion.chunk", created, outcome.Trace.FinalModel!, [new ChunkChoice(0, new ChunkDelta(null, null), outcome.FinishReason)], usage, Summary(outcome.Trace)),
+                context.RequestAborted);
+            await events.CompleteAsync(context.RequestAborted);
+        }
+        catch (RoutingException e) when (!events.Started)
+        {
+            await e.ToResult().ExecuteAsync(context);
+        }
+        catch (RoutingException e)
+        {
+            await events.WriteAsync(new OpenAiError(new OpenAiErrorBody(e.Message, e.Type, e.Param, e.Code)), context.RequestAborted);
+            await events.CompleteAsync(context.RequestAborted);
+        }
+    }
+
+    internal static async Task RouteAsync(HttpContext context, CascadeRouter router, IOptionsMonitor<PortfolioOptions> portfolio, IOptions<JsonOptions> json)
+    {
+        var serializer = json.Value.SerializerOptions;
+        var (request, error) = await ReadAsync(context, portfolio.CurrentValue, serializer);
+        if (request is null)
+        {
+            await error!.ExecuteAsync(context);
+            return;
+        }
+
+        if (request.Stream)
+        {
+            await OpenAiError.BadRequest("stream is not supported by /v1/route, which returns the whole routing trace at once; use /v1/chat/completions to stream.", "stream").ExecuteAsync(context);
+            return;
+        }
+
+        try
+        {
+            var outcome = await router.RouteAsync(request, "route-" + Guid.NewGuid().ToString("N"), null, context.RequestAborted);
+            WriteHeaders(context.Response, outcome.Trace);
+            await Results.Json(outcome.Trace, serializer).ExecuteAsync(context);
+        }
+        catch (RoutingException e)
+        {
+            await e.ToResult().ExecuteAsync(context);
+        }
+    }
+
+    private static async Task<(ValidatedChatRequest? Request, IResult? Error)> ReadAsync(HttpContext context, PortfolioOptions portfolio, JsonSerializerOptions serializer)
+    {
+        ChatCompletionRequest? body;
+        try
+        {
+            body = await JsonSerializer.DeserializeAsync<ChatCompletionRequest>(context.Request.Body, serializer, context.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            var param = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? null : e.Path.TrimStart('$', '.');
+            return (null, OpenAiError.BadRequest(
+                $"The request body is not valid JSON for a chat completion{(param is null ? string.Empty : $" at '{param}'")}: {e.Message}",
+                param,
+                "invalid_json"));
+        }
+
+        if (body is null)
+        {
+            return (null, OpenAiError.BadRequest("The request body must be a JSON object.", null, "invalid_json"));
+        }
+
+        var (request, error) = ChatRequestValidator.Validate(body, portfolio.Models.Select(m => m.Name).ToHashSet(StringComparer.Ordinal));
+        if (error is not null)
+        {
+            return (null, error.Code == "model_not_found"
+                ? OpenAiError.NotFound(error.Message, error.Param, error.Code)
+                : OpenAiError.BadRequest(error.Message, error.Param, error.Code));
+        }
+
+        return (request, null);
+    }
+
+    private static ChatCompletionResponse Completion(string id, long created, ValidatedChatRequest request, RoutingOutcome outcome)
+    {
+        var trace = outcome.Trace;
+        var logprobs = request.ReturnLogprobs ? new ChoiceLogprobs([.. outcome.Tokens.Select(t => ClientToken(t, request.ClientTopLogprobs))]) : null;
+        return new ChatCompletionResponse(
+            id,
+            "chat.completion",
+            created,
+            trace.FinalModel!,
+            [new ChatChoice(0, new AssistantMessage("assistant", trace.Answer ?? string.Empty), outcome.FinishReason, logprobs)],
+            new UsageDto(outcome.PromptTokens, outcome.CompletionTokens, outcome.PromptTokens + outcome.CompletionTokens),
+            Summary(trace));
+    }
+
+    internal static TokenLogprobDto ClientToken(TokenLogprob token, int topLogprobs) =>
+        new(token.Token, token.Logprob, [.. token.TopLogprobs.Take(topLogprobs).Select(a => new TopLogprobDto(a.Token, a.Logprob))]);
+
+    internal static RoutingSummary Summary(RoutingTrace trace)
+    {
+        var accepted = trace.Accepted;
+        return new RoutingSummary(
+            trace.RequestId,
+            trace.Policy,
+            trace.PolicyVersion,
+            trace.Mode,
+            trace.FinalModel ?? string.Empty,
+            [.. trace.Attempts.Select(a => a.Model)],
+            accepted?.Confidence,
+            [.. trace.Attempts.Where(a => a.Decision == "escalate").Select(a => $"{a.Model}: {a.Reason}")],
+            trace.CostUsd,
+            trace.CounterfactualCostUsd,
+            trace.CounterfactualCostUsd - trace.CostUsd,
+            trace.Simulated);
+    }
+
+    private static void WriteHeaders(HttpResponse response, RoutingTrace trace)
+    {
+        var headers = response.Headers;
+        headers["x-router-request-id"] = trace.RequestId;
+        headers["x-router-model"] = trace.FinalModel;
+        headers["x-router-policy"] = $"{trace.Policy}@{trace.PolicyVersion}";
+        headers["x-router-mode"] = trace.Mode;
+        headers["x-router-stages"] = string.Join(",", trace.Attempts.Select(a => a.Model));
+        headers["x-router-escalations"] = string.Join(",", trace.Attempts.Where(a => a.Decision == "escalate").Select(a => a.Reason));
+        headers["x-router-cost-usd"] = trace.CostUsd.ToString(CultureInfo.InvariantCulture);
+        headers["x-router-counterfactual-cost-usd"] = trace.CounterfactualCostUsd.ToString(CultureInfo.InvariantCulture);
+        if (trace.Accepted?.Confidence is { } confidence)
+        {
+            headers["x-router-confidence"] = confidence.ToString("0.####", CultureInfo.InvariantCulture);
+        }
+
+        if (trace.Simulated)
+        {
+            headers["x-router-simulated"] = "true";
+        }
+    }
+
+    /// <summary>Streams the chosen model's answer as OpenAI chunks; the first one carries the assistant role.</summary>
+    private sealed class StreamingAnswer(HttpResponse response, ServerSentEvents events, string id, long created, ValidatedChatRequest request) : IAnswerSink
+    {
+        private string _model = string.Empty;
+
+        public async Task BeginAsync(string model, CancellationToken cancellationToken)
+        {
+            _model = model;
+            response.Headers["x-router-model"] = model;
+            await events.WriteAsync(Chunk(new ChunkDelta("assistant", string.Empty)), cancellationToken);
+        }
+
+        public Task WriteAsync(string text, IReadOnlyList<TokenLogprob> tokens, CancellationToken cancellationToken) =>
+            events.WriteAsync(
+                Chunk(new ChunkDelta(null, text), request.ReturnLogprobs ? new ChoiceLogprobs([.. tokens.Select(t => ClientToken(t, request.ClientTopLogprobs))]) : null),
+                cancellationToken);
+
+        private ChatCompletionChunk Chunk(ChunkDelta delta, ChoiceLogprobs? logprobs = null) =>
+            new(id, "chat.completion.chunk", created, _model, [new ChunkChoice(0, delta, null, logprobs)]);
+    }
+}
