@@ -4,6 +4,8 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Router.Gateway.Portfolio;
 using Router.Gateway.Routing;
+using Router.Ledger;
+using Router.Ledger.Recording;
 
 namespace Router.Gateway;
 
@@ -11,6 +13,7 @@ internal static class Extensions
 {
     public const string CacheConnectionName = "cache";
     public const string LedgerConnectionName = "ledger";
+    public const string LedgerJournalCheckName = "ledger-journal";
 
     public static void AddGatewayServices(this IHostApplicationBuilder builder)
     {
@@ -29,6 +32,7 @@ internal static class Extensions
         builder.Services.AddSingleton<IValidateOptions<RoutingOptions>, RoutingOptionsValidator>();
         builder.Services.AddSingleton<ServiceChannels>();
         builder.Services.AddSingleton<CascadeRouter>();
+        builder.Services.AddSingleton<LedgerRecorder>();
 
         builder.Services.AddOptions<PortfolioOptions>()
             .Bind(builder.Configuration.GetSection(PortfolioOptions.SectionName))
@@ -38,11 +42,16 @@ internal static class Extensions
         var cache = RequiredConnectionString(builder.Configuration, CacheConnectionName);
         var ledger = RequiredConnectionString(builder.Configuration, LedgerConnectionName);
 
-        // Without the cache the router still answers (uncached), so it only degrades readiness;
-        // without the ledger no request can be recorded, so the Gateway is not ready.
+        var journal = builder.Configuration.GetSection(LedgerJournalSettings.SectionName).Get<LedgerJournalSettings>() ?? new LedgerJournalSettings();
+        builder.Services.AddLedgerRecording(ledger, journal.Directory, journal.MaxBufferedMegabytes * 1024L * 1024L);
+
+        // Without the cache the router still answers (uncached), so it only degrades readiness.
+        // Without PostgreSQL requests are journaled and still served (degraded); the Gateway is
+        // unhealthy only once the journal is full and it refuses work.
         builder.Services.AddHealthChecks()
             .AddRedis(cache, name: CacheConnectionName, failureStatus: HealthStatus.Degraded, timeout: TimeSpan.FromSeconds(3))
-            .AddNpgSql(ledger, name: LedgerConnectionName, failureStatus: HealthStatus.Unhealthy, timeout: TimeSpan.FromSeconds(3));
+            .AddNpgSql(ledger, name: LedgerConnectionName, failureStatus: HealthStatus.Degraded, timeout: TimeSpan.FromSeconds(3))
+            .AddCheck<LedgerShipper>(LedgerJournalCheckName);
     }
 
     private static string RequiredConnectionString(IConfiguration configuration, string name) =>
@@ -50,4 +59,15 @@ internal static class Extensions
             ? value
             : throw new InvalidOperationException(
                 $"ConnectionStrings:{name} is not set. Run the system with 'dotnet run --project AppHost', or set ConnectionStrings__{name}.");
+}
+
+/// <summary>Where the Gateway journals ledger rows while they wait for PostgreSQL ("Ledger" section).</summary>
+public sealed class LedgerJournalSettings
+{
+    public const string SectionName = "Ledger";
+
+    /// <summary>Local directory of the journal; on a container, a volume that outlives restarts.</summary>
+    public string Directory { get; set; } = Path.Combine(Path.GetTempPath(), "router-gateway", "ledger-journal");
+
+    public int MaxBufferedMegabytes { get; set; } = 512;
 }

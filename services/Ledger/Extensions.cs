@@ -1,5 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Router.Ledger.Recording;
 
 namespace Router.Ledger;
 
@@ -11,6 +13,21 @@ public static class Extensions
         services.AddDbContextFactory<LedgerDbContext>(options => options.UseNpgsql(connectionString));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ArtifactStore>();
+        return services;
+    }
+
+    /// <summary>
+    /// Registers the durable ledger path: a journal in <paramref name="journalDirectory"/> that
+    /// requests are appended to, and a background shipper that writes them to PostgreSQL in batches.
+    /// </summary>
+    public static IServiceCollection AddLedgerRecording(this IServiceCollection services, string connectionString, string journalDirectory, long maxBufferedBytes)
+    {
+        services.AddLedger(connectionString);
+        services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        services.AddSingleton(_ => new LedgerJournal(new LedgerJournalOptions { Directory = journalDirectory, MaxBufferedBytes = maxBufferedBytes }));
+        services.AddSingleton<LedgerWriter>();
+        services.AddSingleton<LedgerShipper>();
+        services.AddHostedService(sp => sp.GetRequiredService<LedgerShipper>());
         return services;
     }
 

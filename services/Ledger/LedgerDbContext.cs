@@ -1,10 +1,23 @@
+using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Router.Ledger.Requests;
+using Router.Ledger.Teams;
 
 namespace Router.Ledger;
 
 public sealed class LedgerDbContext(DbContextOptions<LedgerDbContext> options) : DbContext(options)
 {
     public DbSet<ModelArtifact> Artifacts => Set<ModelArtifact>();
+
+    public DbSet<RoutedRequest> Requests => Set<RoutedRequest>();
+
+    public DbSet<RoutingAttempt> Attempts => Set<RoutingAttempt>();
+
+    public DbSet<FeedbackLabel> Feedback => Set<FeedbackLabel>();
+
+    public DbSet<Team> Teams => Set<Team>();
+
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -20,5 +33,74 @@ public sealed class LedgerDbContext(DbContextOptions<LedgerDbContext> options) :
             artifact.Property(a => a.Payload).HasColumnName("payload").HasColumnType("jsonb");
             artifact.HasIndex(a => new { a.Kind, a.Name, a.Version }).IsUnique();
         });
+
+        modelBuilder.Entity<Team>(team =>
+        {
+            team.ToTable("teams");
+            team.HasIndex(t => t.Name).IsUnique();
+            team.Property(t => t.Name).HasMaxLength(100);
+            team.Property(t => t.MonthlyBudgetUsd).HasPrecision(18, 6);
+        });
+
+        modelBuilder.Entity<ApiKey>(key =>
+        {
+            key.ToTable("api_keys");
+            key.Property(k => k.Name).HasMaxLength(100);
+            key.Property(k => k.Prefix).HasMaxLength(16);
+            key.Property(k => k.Hash).HasMaxLength(64);
+            key.HasIndex(k => k.Hash).IsUnique();
+            key.HasOne(k => k.Team).WithMany(t => t.Keys).HasForeignKey(k => k.TeamId);
+        });
+
+        modelBuilder.Entity<RoutedRequest>(request =>
+        {
+            request.ToTable("requests");
+            request.Property(r => r.Id).HasMaxLength(64);
+            request.Property(r => r.Policy).HasMaxLength(200);
+            request.Property(r => r.PolicyVersion).HasMaxLength(32);
+            request.Property(r => r.Mode).HasMaxLength(16);
+            request.Property(r => r.FinalModel).HasMaxLength(128);
+            request.Property(r => r.CalibratorVersion).HasMaxLength(200);
+            request.Property(r => r.CostUsd).HasPrecision(18, 8);
+            request.Property(r => r.CounterfactualCostUsd).HasPrecision(18, 8);
+            request.HasMany(r => r.Attempts).WithOne().HasForeignKey(a => a.RequestId);
+
+            // The report queries: a time range, optionally per team, model or policy.
+            request.HasIndex(r => r.ReceivedAt);
+            request.HasIndex(r => new { r.TeamId, r.ReceivedAt });
+            request.HasIndex(r => new { r.FinalModel, r.ReceivedAt });
+            request.HasIndex(r => new { r.Policy, r.ReceivedAt });
+        });
+
+        modelBuilder.Entity<RoutingAttempt>(attempt =>
+        {
+            attempt.ToTable("attempts");
+            attempt.HasKey(a => new { a.RequestId, a.Attempt });
+            attempt.Property(a => a.Model).HasMaxLength(128);
+            attempt.Property(a => a.CostUsd).HasPrecision(18, 8);
+            attempt.Property(a => a.Signals).HasColumnType("jsonb");
+            attempt.Property(a => a.CalibratorVersion).HasMaxLength(200);
+            attempt.Property(a => a.Decision).HasMaxLength(16);
+            attempt.Property(a => a.Reason).HasMaxLength(64);
+
+            // Calibration refits read every attempt of one model that has feedback.
+            attempt.HasIndex(a => a.Model);
+        });
+
+        modelBuilder.Entity<FeedbackLabel>(feedback =>
+        {
+            feedback.ToTable("feedback");
+            feedback.HasKey(f => f.RequestId);
+            feedback.HasOne<RoutedRequest>().WithOne().HasForeignKey<FeedbackLabel>(f => f.RequestId);
+        });
+
+        // snake_case columns, so report SQL and psql sessions read naturally.
+        foreach (var entity in modelBuilder.Model.GetEntityTypes())
+        {
+            foreach (var property in entity.GetProperties())
+            {
+                property.SetColumnName(JsonNamingPolicy.SnakeCaseLower.ConvertName(property.Name));
+            }
+        }
     }
 }

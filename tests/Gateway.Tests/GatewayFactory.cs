@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Router.Testing;
 
 namespace Router.Gateway.Tests;
 
@@ -8,12 +9,16 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
 
+    /// <summary>A journal of this host's own: one process owns a journal directory.</summary>
+    public string JournalDirectory { get; } = Path.Combine(TestState.Directory, "journals", Guid.NewGuid().ToString("N"));
+
     public GatewayFactory(string cache, string ledger, IDictionary<string, string?>? settings = null)
     {
         _settings = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>())
         {
             ["ConnectionStrings:cache"] = cache,
             ["ConnectionStrings:ledger"] = ledger,
+            ["Ledger:Directory"] = JournalDirectory,
         };
         UseKestrel(0);
     }

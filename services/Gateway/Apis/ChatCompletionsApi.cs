@@ -19,7 +19,7 @@ public static class ChatCompletionsApi
         return app;
     }
 
-    internal static async Task CreateChatCompletionAsync(HttpContext context, CascadeRouter router, IOptionsMonitor<PortfolioOptions> portfolio, IOptions<JsonOptions> json)
+    internal static async Task CreateChatCompletionAsync(HttpContext context, CascadeRouter router, LedgerRecorder recorder, IOptionsMonitor<PortfolioOptions> portfolio, IOptions<JsonOptions> json)
     {
         var serializer = json.Value.SerializerOptions;
         var (request, error) = await ReadAsync(context, portfolio.CurrentValue, serializer);
@@ -35,7 +35,7 @@ public static class ChatCompletionsApi
         {
             try
             {
-                var outcome = await router.RouteAsync(request, id, null, context.RequestAborted);
+                var outcome = await RouteAndRecordAsync(router, recorder, request, id, null, context.RequestAborted);
                 WriteHeaders(context.Response, outcome.Trace);
                 await Results.Json(Completion(id, created, request, outcome), serializer).ExecuteAsync(context);
             }
@@ -51,7 +51,7 @@ public static class ChatCompletionsApi
         var sink = new StreamingAnswer(context.Response, events, id, created, request);
         try
         {
-            var outcome = await router.RouteAsync(request, id, sink, context.RequestAborted);
+            var outcome = await RouteAndRecordAsync(router, recorder, request, id, sink, context.RequestAborted);
             var usage = new UsageDto(outcome.PromptTokens, outcome.CompletionTokens, outcome.PromptTokens + outcome.CompletionTokens);
             await events.WriteAsync(
                 new ChatCompletionChunk(id, "chat.completion.chunk", created, outcome.Trace.FinalModel!, [new ChunkChoice(0, new ChunkDelta(null, null), outcome.FinishReason)], usage, Summary(outcome.Trace)),
@@ -69,7 +69,7 @@ public static class ChatCompletionsApi
         }
     }
 
-    internal static async Task RouteAsync(HttpContext context, CascadeRouter router, IOptionsMonitor<PortfolioOptions> portfolio, IOptions<JsonOptions> json)
+    internal static async Task RouteAsync(HttpContext context, CascadeRouter router, LedgerRecorder recorder, IOptionsMonitor<PortfolioOptions> portfolio, IOptions<JsonOptions> json)
     {
         var serializer = json.Value.SerializerOptions;
         var (request, error) = await ReadAsync(context, portfolio.CurrentValue, serializer);
@@ -87,13 +87,35 @@ public static class ChatCompletionsApi
 
         try
         {
-            var outcome = await router.RouteAsync(request, "route-" + Guid.NewGuid().ToString("N"), null, context.RequestAborted);
+            var outcome = await RouteAndRecordAsync(router, recorder, request, "route-" + Guid.NewGuid().ToString("N"), null, context.RequestAborted);
             WriteHeaders(context.Response, outcome.Trace);
             await Results.Json(outcome.Trace, serializer).ExecuteAsync(context);
         }
         catch (RoutingException e)
         {
             await e.ToResult().ExecuteAsync(context);
+        }
+    }
+
+    /// <summary>Routes the request and makes its ledger row durable before the answer is completed, failures included.</summary>
+    private static async Task<RoutingOutcome> RouteAndRecordAsync(CascadeRouter router, LedgerRecorder recorder, ValidatedChatRequest request, string id, IAnswerSink? sink, CancellationToken cancellationToken)
+    {
+        if (recorder.IsFull)
+        {
+            throw LedgerRecorder.JournalFull();
+        }
+
+        var received = DateTimeOffset.UtcNow;
+        try
+        {
+            var outcome = await router.RouteAsync(request, id, sink, cancellationToken);
+            await recorder.RecordAsync(outcome.Trace, received, null, null);
+            return outcome;
+        }
+        catch (RoutingException e) when (e.Trace is not null)
+        {
+            await recorder.RecordAsync(e.Trace, received, null, e.Message);
+            throw;
         }
     }
 

@@ -93,7 +93,10 @@ public sealed partial class CascadeRouter(
                 "api_error",
                 null,
                 "all_stages_failed",
-                $"No model could answer: {string.Join("; ", trace.Attempts.Select(a => $"{a.Model}: {a.Error ?? a.Reason}"))}.");
+                $"No model could answer: {string.Join("; ", trace.Attempts.Select(a => $"{a.Model}: {a.Error ?? a.Reason}"))}.")
+            {
+                Trace = trace,
+            };
         }
 
         var accepted = trace.Accepted!;

@@ -1,0 +1,70 @@
+using System.Text.Json;
+using Router.Ledger.Recording;
+using Router.Ledger.Requests;
+
+namespace Router.Gateway.Routing;
+
+/// <summary>Turns routing traces into ledger rows and appends them to the durable journal.</summary>
+public sealed class LedgerRecorder(LedgerJournal journal, TimeProvider time)
+{
+    private static readonly JsonSerializerOptions SignalJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    /// <summary>True when the journal cannot take more rows: the Gateway then refuses work rather than lose ledger rows.</summary>
+    public bool IsFull => journal.IsFull;
+
+    /// <summary>Appends the request; completes once it is durable on local disk.</summary>
+    public async Task RecordAsync(RoutingTrace trace, DateTimeOffset receivedAt, Guid? teamId, string? error)
+    {
+        var accepted = trace.Accepted;
+        var request = new RoutedRequest
+        {
+            Id = trace.RequestId,
+            TeamId = teamId,
+            ReceivedAt = receivedAt,
+            Policy = trace.Policy,
+            PolicyVersion = trace.PolicyVersion,
+            Mode = trace.Mode,
+            FinalModel = error is null ? trace.FinalModel : null,
+            CalibratorVersion = error is null ? accepted?.CalibratorVersion : null,
+            Confidence = error is null ? accepted?.Confidence : null,
+            LatencyMs = trace.LatencyMs > 0 ? trace.LatencyMs : (time.GetUtcNow() - receivedAt).TotalMilliseconds,
+            CostUsd = trace.CostUsd,
+            CounterfactualCostUsd = trace.CounterfactualCostUsd,
+            Stages = trace.Attempts.Count,
+            Simulated = trace.Simulated,
+            Error = error,
+            Attempts = [.. trace.Attempts.Select((a, i) => new RoutingAttempt
+            {
+                RequestId = trace.RequestId,
+                Attempt = i,
+                Stage = a.Stage,
+                Model = a.Model,
+                PromptTokens = a.PromptTokens,
+                CompletionTokens = a.CompletionTokens,
+                CostUsd = a.CostUsd,
+                LatencyMs = a.LatencyMs,
+                Signals = JsonSerializer.Serialize(a.Signals.Where(s => double.IsFinite(s.Value)).ToDictionary(), SignalJson),
+                Confidence = a.Confidence,
+                Calibrated = a.Calibrated,
+                CalibratorVersion = a.CalibratorVersion,
+                Decision = a.Decision,
+                Reason = a.Reason,
+                Threshold = a.Threshold,
+                Discarded = a.Discarded,
+                Error = a.Error,
+            })],
+        };
+
+        if (!await journal.AppendAsync(request))
+        {
+            throw JournalFull();
+        }
+    }
+
+    public static RoutingException JournalFull() => new(
+        StatusCodes.Status503ServiceUnavailable,
+        "api_error",
+        null,
+        "ledger_full",
+        "The ledger journal is full because PostgreSQL has been unreachable; the router refuses work rather than lose ledger rows. Retry later.");
+}

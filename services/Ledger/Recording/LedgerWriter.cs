@@ -1,0 +1,111 @@
+using Npgsql;
+using NpgsqlTypes;
+using Router.Ledger.Requests;
+
+namespace Router.Ledger.Recording;
+
+/// <summary>
+/// Writes batches of routed requests and their attempts in one transaction, as two set-based
+/// inserts over arrays. Rows already present are skipped, so re-sending a batch after a crash
+/// between the insert and the journal checkpoint never writes a request twice.
+/// </summary>
+public sealed class LedgerWriter(NpgsqlDataSource dataSource)
+{
+    private const string InsertRequests = """
+        INSERT INTO requests (id, team_id, received_at, policy, policy_version, mode, final_model, calibrator_version,
+                              confidence, latency_ms, cost_usd, counterfactual_cost_usd, stages, simulated, error)
+        SELECT * FROM unnest(@id, @team_id, @received_at, @policy, @policy_version, @mode, @final_model, @calibrator_version,
+                             @confidence, @latency_ms, @cost_usd, @counterfactual_cost_usd, @stages, @simulated, @error)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id
+        """;
+
+    private const string InsertAttempts = """
+        INSERT INTO attempts (request_id, attempt, stage, model, prompt_tokens, completion_tokens, cost_usd, latency_ms, signals,
+                              confidence, calibrated, calibrator_version, decision, reason, threshold, discarded, error)
+        SELECT request_id, attempt, stage, model, prompt_tokens, completion_tokens, cost_usd, latency_ms, signals::jsonb,
+               confidence, calibrated, calibrator_version, decision, reason, threshold, discarded, error
+        FROM unnest(@request_id, @attempt, @stage, @model, @prompt_tokens, @completion_tokens, @cost_usd, @latency_ms, @signals,
+                    @confidence, @calibrated, @calibrator_version, @decision, @reason, @threshold, @discarded, @error)
+             AS a(request_id, attempt, stage, model, prompt_tokens, completion_tokens, cost_usd, latency_ms, signals,
+                  confidence, calibrated, calibrator_version, decision, reason, threshold, discarded, error)
+        WHERE request_id = ANY(@inserted)
+        """;
+
+    /// <summary>Writes the batch; returns how many requests were new.</summary>
+    public async Task<int> WriteAsync(IReadOnlyList<RoutedRequest> batch, CancellationToken cancellationToken)
+    {
+        if (batch.Count == 0)
+        {
+            return 0;
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        var inserted = new List<string>(batch.Count);
+        await using (var requests = new NpgsqlCommand(InsertRequests, connection, transaction))
+        {
+            var p = requests.Parameters;
+            p.Add(Array("id", NpgsqlDbType.Text, batch.Select(r => r.Id)));
+            p.Add(Array("team_id", NpgsqlDbType.Uuid, batch.Select(r => r.TeamId)));
+            p.Add(Array("received_at", NpgsqlDbType.TimestampTz, batch.Select(r => r.ReceivedAt.UtcDateTime)));
+            p.Add(Array("policy", NpgsqlDbType.Text, batch.Select(r => r.Policy)));
+            p.Add(Array("policy_version", NpgsqlDbType.Text, batch.Select(r => r.PolicyVersion)));
+            p.Add(Array("mode", NpgsqlDbType.Text, batch.Select(r => r.Mode)));
+            p.Add(Array("final_model", NpgsqlDbType.Text, batch.Select(r => r.FinalModel)));
+            p.Add(Array("calibrator_version", NpgsqlDbType.Text, batch.Select(r => r.CalibratorVersion)));
+            p.Add(Array("confidence", NpgsqlDbType.Double, batch.Select(r => r.Confidence)));
+            p.Add(Array("latency_ms", NpgsqlDbType.Double, batch.Select(r => r.LatencyMs)));
+            p.Add(Array("cost_usd", NpgsqlDbType.Numeric, batch.Select(r => r.CostUsd)));
+            p.Add(Array("counterfactual_cost_usd", NpgsqlDbType.Numeric, batch.Select(r => r.CounterfactualCostUsd)));
+            p.Add(Array("stages", NpgsqlDbType.Integer, batch.Select(r => r.Stages)));
+            p.Add(Array("simulated", NpgsqlDbType.Boolean, batch.Select(r => r.Simulated)));
+            p.Add(Array("error", NpgsqlDbType.Text, batch.Select(r => r.Error)));
+            await using var reader = await requests.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                inserted.Add(reader.GetString(0));
+            }
+        }
+
+        var attempts = batch.SelectMany(r => r.Attempts).ToList();
+        if (inserted.Count > 0 && attempts.Count > 0)
+        {
+            await using var command = new NpgsqlCommand(InsertAttempts, connection, transaction);
+            var p = command.Parameters;
+            p.Add(Array("request_id", NpgsqlDbType.Text, attempts.Select(a => a.RequestId)));
+            p.Add(Array("attempt", NpgsqlDbType.Integer, attempts.Select(a => a.Attempt)));
+            p.Add(Array("stage", NpgsqlDbType.Integer, attempts.Select(a => a.Stage)));
+            p.Add(Array("model", NpgsqlDbType.Text, attempts.Select(a => a.Model)));
+            p.Add(Array("prompt_tokens", NpgsqlDbType.Integer, attempts.Select(a => a.PromptTokens)));
+            p.Add(Array("completion_tokens", NpgsqlDbType.Integer, attempts.Select(a => a.CompletionTokens)));
+            p.Add(Array("cost_usd", NpgsqlDbType.Numeric, attempts.Select(a => a.CostUsd)));
+            p.Add(Array("latency_ms", NpgsqlDbType.Double, attempts.Select(a => a.LatencyMs)));
+            p.Add(Array("signals", NpgsqlDbType.Text, attempts.Select(a => a.Signals)));
+            p.Add(Array("confidence", NpgsqlDbType.Double, attempts.Select(a => a.Confidence)));
+            p.Add(Array("calibrated", NpgsqlDbType.Boolean, attempts.Select(a => a.Calibrated)));
+            p.Add(Array("calibrator_version", NpgsqlDbType.Text, attempts.Select(a => a.CalibratorVersion)));
+            p.Add(Array("decision", NpgsqlDbType.Text, attempts.Select(a => a.Decision)));
+            p.Add(Array("reason", NpgsqlDbType.Text, attempts.Select(a => a.Reason)));
+            p.Add(Array("threshold", NpgsqlDbType.Double, attempts.Select(a => a.Threshold)));
+            p.Add(Array("discarded", NpgsqlDbType.Boolean, attempts.Select(a => a.Discarded)));
+            p.Add(Array("error", NpgsqlDbType.Text, attempts.Select(a => a.Error)));
+            p.Add(Array("inserted", NpgsqlDbType.Text, inserted));
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return inserted.Count;
+    }
+
+    /// <summary>Checks that PostgreSQL accepts connections, so health recovers while there is nothing to write.</summary>
+    public async Task PingAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT 1");
+        await command.ExecuteScalarAsync(cancellationToken);
+    }
+
+    private static NpgsqlParameter Array<T>(string name, NpgsqlDbType type, IEnumerable<T> values) =>
+        new(name, NpgsqlDbType.Array | type) { Value = values.ToArray() };
+}
