@@ -2,10 +2,12 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using Router.Gateway.Access;
 using Router.Gateway.Portfolio;
 using Router.Gateway.Routing;
 using Router.Ledger;
 using Router.Ledger.Recording;
+using StackExchange.Redis;
 
 namespace Router.Gateway;
 
@@ -34,6 +36,13 @@ internal static class Extensions
         builder.Services.AddSingleton<CascadeRouter>();
         builder.Services.AddSingleton<LedgerRecorder>();
 
+        builder.Services.AddOptions<AccessOptions>()
+            .Bind(builder.Configuration.GetSection(AccessOptions.SectionName))
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<AccessOptions>, AccessOptionsValidator>();
+        builder.Services.AddSingleton<TeamAccess>();
+        builder.Services.AddSingleton<RateLimiter>();
+
         builder.Services.AddOptions<PortfolioOptions>()
             .Bind(builder.Configuration.GetSection(PortfolioOptions.SectionName))
             .ValidateOnStart();
@@ -41,6 +50,9 @@ internal static class Extensions
 
         var cache = RequiredConnectionString(builder.Configuration, CacheConnectionName);
         var ledger = RequiredConnectionString(builder.Configuration, LedgerConnectionName);
+
+        // abortConnect=false: the Gateway starts and serves while Redis is down, and reconnects by itself.
+        builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(cache + ",abortConnect=false,connectTimeout=2000"));
 
         var journal = builder.Configuration.GetSection(LedgerJournalSettings.SectionName).Get<LedgerJournalSettings>() ?? new LedgerJournalSettings();
         builder.Services.AddLedgerRecording(ledger, journal.Directory, journal.MaxBufferedMegabytes * 1024L * 1024L);

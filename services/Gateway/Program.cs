@@ -1,4 +1,5 @@
 using Router.Gateway;
+using Router.Gateway.Access;
 using Router.Gateway.Apis;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -9,8 +10,11 @@ builder.AddGatewayServices();
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.UseMiddleware<AccessMiddleware>();
 app.MapModelsApi();
 app.MapChatCompletionsApi();
+app.MapFeedbackApi();
+app.MapAdminApi();
 
 app.Run();
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 using Router.Contracts;
+using Router.Gateway.Access;
 using Router.Gateway.Portfolio;
 using Router.Gateway.Routing;
 
@@ -35,7 +36,7 @@ public static class ChatCompletionsApi
         {
             try
             {
-                var outcome = await RouteAndRecordAsync(router, recorder, request, id, null, context.RequestAborted);
+                var outcome = await RouteAndRecordAsync(router, recorder, AccessMiddleware.CallerOf(context)?.TeamId, request, id, null, context.RequestAborted);
                 WriteHeaders(context.Response, outcome.Trace);
                 await Results.Json(Completion(id, created, request, outcome), serializer).ExecuteAsync(context);
             }
@@ -51,7 +52,7 @@ public static class ChatCompletionsApi
         var sink = new StreamingAnswer(context.Response, events, id, created, request);
         try
         {
-            var outcome = await RouteAndRecordAsync(router, recorder, request, id, sink, context.RequestAborted);
+            var outcome = await RouteAndRecordAsync(router, recorder, AccessMiddleware.CallerOf(context)?.TeamId, request, id, sink, context.RequestAborted);
             var usage = new UsageDto(outcome.PromptTokens, outcome.CompletionTokens, outcome.PromptTokens + outcome.CompletionTokens);
             await events.WriteAsync(
                 new ChatCompletionChunk(id, "chat.completion.chunk", created, outcome.Trace.FinalModel!, [new ChunkChoice(0, new ChunkDelta(null, null), outcome.FinishReason)], usage, Summary(outcome.Trace)),
@@ -87,7 +88,7 @@ public static class ChatCompletionsApi
 
         try
         {
-            var outcome = await RouteAndRecordAsync(router, recorder, request, "route-" + Guid.NewGuid().ToString("N"), null, context.RequestAborted);
+            var outcome = await RouteAndRecordAsync(router, recorder, AccessMiddleware.CallerOf(context)?.TeamId, request, "route-" + Guid.NewGuid().ToString("N"), null, context.RequestAborted);
             WriteHeaders(context.Response, outcome.Trace);
             await Results.Json(outcome.Trace, serializer).ExecuteAsync(context);
         }
@@ -98,7 +99,7 @@ public static class ChatCompletionsApi
     }
 
     /// <summary>Routes the request and makes its ledger row durable before the answer is completed, failures included.</summary>
-    private static async Task<RoutingOutcome> RouteAndRecordAsync(CascadeRouter router, LedgerRecorder recorder, ValidatedChatRequest request, string id, IAnswerSink? sink, CancellationToken cancellationToken)
+    private static async Task<RoutingOutcome> RouteAndRecordAsync(CascadeRouter router, LedgerRecorder recorder, Guid? team, ValidatedChatRequest request, string id, IAnswerSink? sink, CancellationToken cancellationToken)
     {
         if (recorder.IsFull)
         {
@@ -109,12 +110,12 @@ public static class ChatCompletionsApi
         try
         {
             var outcome = await router.RouteAsync(request, id, sink, cancellationToken);
-            await recorder.RecordAsync(outcome.Trace, received, null, null);
+            await recorder.RecordAsync(outcome.Trace, received, team, null);
             return outcome;
         }
         catch (RoutingException e) when (e.Trace is not null)
         {
-            await recorder.RecordAsync(e.Trace, received, null, e.Message);
+            await recorder.RecordAsync(e.Trace, received, team, e.Message);
             throw;
         }
     }

@@ -1,11 +1,12 @@
 using System.Text.Json;
+using Router.Gateway.Access;
 using Router.Ledger.Recording;
 using Router.Ledger.Requests;
 
 namespace Router.Gateway.Routing;
 
 /// <summary>Turns routing traces into ledger rows and appends them to the durable journal.</summary>
-public sealed class LedgerRecorder(LedgerJournal journal, TimeProvider time)
+public sealed class LedgerRecorder(LedgerJournal journal, TeamAccess teams, TimeProvider time)
 {
     private static readonly JsonSerializerOptions SignalJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
@@ -58,6 +59,11 @@ public sealed class LedgerRecorder(LedgerJournal journal, TimeProvider time)
         if (!await journal.AppendAsync(request))
         {
             throw JournalFull();
+        }
+
+        if (teamId is { } team)
+        {
+            teams.AddSpend(team, request.CostUsd);
         }
     }
 
