@@ -1,0 +1,376 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Grpc.Core;
+using Router.Contracts;
+using Router.Contracts.Backends;
+
+namespace Router.InferenceWorker.Backends;
+
+/// <summary>
+/// vLLM's OpenAI-compatible HTTP API (also spoken by llama.cpp's server and Ollama):
+/// /v1/chat/completions for chat messages, /v1/completions for a plain prompt, with logprobs and
+/// top_logprobs, streamed as server-sent events when asked. Failures become gRPC statuses naming
+/// the backend and the cause; calls that failed before any output are retried with backoff.
+/// </summary>
+public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, ILogger<VllmBackend> logger) : IInferenceBackend
+{
+    /// <summary>vLLM's default cap on logprobs per token (--max-logprobs).</summary>
+    public const int MaxTopLogprobs = 20;
+
+    public string Name => "vllm";
+
+    public ModelInfo Info { get; } = new()
+    {
+        Model = options.Model,
+        Backend = "vllm",
+        ParameterCount = options.ParameterCount,
+        ContextLength = options.ContextLength,
+        InputUsdPerMillionTokens = options.InputUsdPerMillionTokens,
+        OutputUsdPerMillionTokens = options.OutputUsdPerMillionTokens,
+        MaxTopLogprobs = MaxTopLogprobs,
+    };
+
+    private string BackendModel => options.BackendModel ?? options.Model;
+
+    public async Task<GenerateResponse> GenerateAsync(GenerateRequest request, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var chat = request.Messages.Count > 0;
+        using var response = await SendAsync(chat ? "v1/chat/completions" : "v1/completions", Body(request, chat, stream: false), streaming: false, cancellationToken);
+        var json = await ReadJsonAsync(response, cancellationToken);
+        var total = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var choice = FirstChoice(json);
+        var result = new GenerateResponse
+        {
+            Model = options.Model,
+            Text = (chat ? choice["message"]?["content"] : choice["text"])?.GetValue<string>() ?? string.Empty,
+            FinishReason = choice["finish_reason"]?.GetValue<string>() ?? "stop",
+            Usage = Usage(json) ?? new TokenUsage(),
+            Latency = new BackendLatency { TimeToFirstTokenMs = total, TotalMs = total },
+            Backend = Name,
+        };
+        result.Tokens.AddRange(Tokens(choice, chat, request.TopLogprobs));
+        return result;
+    }
+
+    public async IAsyncEnumerable<GenerateChunk> GenerateStreamAsync(GenerateRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var chat = request.Messages.Count > 0;
+        using var response = await SendAsync(chat ? "v1/chat/completions" : "v1/completions", Body(request, chat, stream: true), streaming: true, cancellationToken);
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+        using var reader = new StreamReader(body, Encoding.UTF8);
+        double? firstToken = null;
+        var finish = string.Empty;
+        TokenUsage? usage = null;
+        var completionTokens = 0;
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            if (!line.StartsWith("data:", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var data = line["data:".Length..].Trim();
+            if (data == "[DONE]")
+            {
+                break;
+            }
+
+            var json = ParseJson(data);
+            usage = Usage(json) ?? usage;
+            if (json["choices"] is not JsonArray { Count: > 0 } choices)
+            {
+                continue;
+            }
+
+            var choice = choices[0]!;
+            var text = (chat ? choice["delta"]?["content"] : choice["text"])?.GetValue<string>() ?? string.Empty;
+            var tokens = Tokens(choice, chat, request.TopLogprobs, requireLogprobs: text.Length > 0);
+            finish = choice["finish_reason"]?.GetValue<string>() ?? finish;
+            if (text.Length > 0 || tokens.Count > 0)
+            {
+                firstToken ??= Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                completionTokens += tokens.Count;
+                var chunk = new GenerateChunk { Text = text, Model = options.Model, Backend = Name };
+                chunk.Tokens.AddRange(tokens);
+                yield return chunk;
+            }
+        }
+
+        var total = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        yield return new GenerateChunk
+        {
+            FinishReason = finish.Length > 0 ? finish : "stop",
+            Usage = usage ?? new TokenUsage { CompletionTokens = completionTokens },
+            Latency = new BackendLatency { TimeToFirstTokenMs = firstToken ?? total, TotalMs = total },
+            Model = options.Model,
+            Backend = Name,
+        };
+    }
+
+    /// <summary>
+    /// One generated token with the top log-probs: candidates are looked up among them (with or
+    /// without a leading space, case-sensitively first). A candidate that is not among them gets
+    /// the smallest returned log-prob as an upper bound.
+    /// </summary>
+    public async Task<ScoreResponse> ScoreAsync(ScoreRequest request, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var chat = request.Messages.Count > 0;
+        var generate = new GenerateRequest { MaxTokens = 1, Temperature = 0, TopLogprobs = MaxTopLogprobs, Prompt = request.Prompt };
+        generate.Messages.AddRange(request.Messages);
+        using var response = await SendAsync(chat ? "v1/chat/completions" : "v1/completions", Body(generate, chat, stream: false), streaming: false, cancellationToken);
+        var json = await ReadJsonAsync(response, cancellationToken);
+        var first = Tokens(FirstChoice(json), chat, MaxTopLogprobs).FirstOrDefault()
+            ?? throw Status(StatusCode.Internal, "returned no token to score");
+        var alternatives = first.TopLogprobs.Count > 0 ? first.TopLogprobs.ToList() : [new TokenAlternative { Token = first.Token, Logprob = first.Logprob }];
+        var floor = alternatives.Min(a => a.Logprob);
+        var result = new ScoreResponse
+        {
+            Model = options.Model,
+            Usage = Usage(json) ?? new TokenUsage(),
+            Latency = new BackendLatency { TotalMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds },
+        };
+        foreach (var candidate in request.Candidates)
+        {
+            var match = alternatives.FirstOrDefault(a => a.Token == candidate || a.Token.Trim() == candidate.Trim())
+                ?? alternatives.FirstOrDefault(a => string.Equals(a.Token.Trim(), candidate.Trim(), StringComparison.OrdinalIgnoreCase));
+            result.Candidates.Add(new CandidateScore { Candidate = candidate, Logprob = match?.Logprob ?? floor, InTopLogprobs = match is not null });
+        }
+
+        return result;
+    }
+
+    private JsonObject Body(GenerateRequest request, bool chat, bool stream)
+    {
+        var body = new JsonObject
+        {
+            ["model"] = BackendModel,
+            ["max_tokens"] = request.MaxTokens > 0 ? request.MaxTokens : 512,
+            ["stream"] = stream,
+        };
+        if (chat)
+        {
+            body["messages"] = new JsonArray([.. request.Messages.Select(m => (JsonNode)new JsonObject { ["role"] = m.Role, ["content"] = m.Content })]);
+            body["logprobs"] = true;
+            body["top_logprobs"] = request.TopLogprobs;
+        }
+        else
+        {
+            body["prompt"] = request.Prompt;
+
+            // The legacy completions API returns the chosen token plus k alternatives; at least one is needed.
+            body["logprobs"] = Math.Max(1, request.TopLogprobs);
+        }
+
+        if (stream)
+        {
+            body["stream_options"] = new JsonObject { ["include_usage"] = true };
+        }
+
+        if (request.HasTemperature)
+        {
+            body["temperature"] = request.Temperature;
+        }
+
+        if (request.HasTopP)
+        {
+            body["top_p"] = request.TopP;
+        }
+
+        if (request.HasSeed)
+        {
+            body["seed"] = request.Seed;
+        }
+
+        if (request.Stop.Count > 0)
+        {
+            body["stop"] = new JsonArray([.. request.Stop.Select(s => (JsonNode)JsonValue.Create(s))]);
+        }
+
+        return body;
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(string path, JsonObject body, bool streaming, CancellationToken cancellationToken)
+    {
+        var payload = body.ToJsonString();
+        for (var attempt = 0; ; attempt++)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(options.RequestTimeout);
+            using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(options.Endpoint!, path))
+            {
+                Content = new StringContent(payload, Encoding.UTF8, "application/json"),
+            };
+            if (!string.IsNullOrEmpty(options.ApiKey))
+            {
+                message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", options.ApiKey);
+            }
+
+            HttpResponseMessage response;
+            try
+            {
+                response = await http.SendAsync(message, streaming ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead, timeout.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw Status(StatusCode.DeadlineExceeded, $"did not answer within Worker:RequestTimeout ({options.RequestTimeout.TotalSeconds:0.#} s)");
+            }
+            catch (HttpRequestException e) when (attempt < options.MaxRetries)
+            {
+                LogRetry(logger, attempt + 1, e.Message);
+                await Task.Delay(Backoff(attempt, null), cancellationToken);
+                continue;
+            }
+            catch (HttpRequestException e)
+            {
+                throw Status(StatusCode.Unavailable, $"is unreachable at {options.Endpoint}: {e.Message}");
+            }
+
+            if (response.IsSuccessStatusCode)
+            {
+                return response;
+            }
+
+            var detail = await ErrorDetailAsync(response, cancellationToken);
+            var status = response.StatusCode;
+            if (IsRetryable(status) && attempt < options.MaxRetries)
+            {
+                var delay = Backoff(attempt, response.Headers.RetryAfter?.Delta);
+                response.Dispose();
+                LogRetry(logger, attempt + 1, $"{(int)status} {detail}");
+                await Task.Delay(delay, cancellationToken);
+                continue;
+            }
+
+            response.Dispose();
+            throw status switch
+            {
+                HttpStatusCode.TooManyRequests => Status(StatusCode.ResourceExhausted, $"is rate limiting (429): {detail}"),
+                HttpStatusCode.BadRequest when detail.Contains("context length", StringComparison.OrdinalIgnoreCase) || detail.Contains("maximum context", StringComparison.OrdinalIgnoreCase)
+                    => Status(StatusCode.InvalidArgument, $"rejected the prompt as longer than the model's context length: {detail}"),
+                HttpStatusCode.BadRequest or HttpStatusCode.UnprocessableEntity => Status(StatusCode.InvalidArgument, $"rejected the request ({(int)status}): {detail}"),
+                HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => Status(StatusCode.PermissionDenied, $"refused the credentials ({(int)status}); check Worker:ApiKey: {detail}"),
+                HttpStatusCode.NotFound => Status(StatusCode.NotFound, $"does not serve model '{BackendModel}' (404); check Worker:BackendModel: {detail}"),
+                _ when (int)status >= 500 => Status(StatusCode.Unavailable, $"failed with {(int)status}: {detail}"),
+                _ => Status(StatusCode.Internal, $"answered {(int)status}: {detail}"),
+            };
+        }
+    }
+
+    private static bool IsRetryable(HttpStatusCode status) =>
+        status is HttpStatusCode.TooManyRequests or HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout;
+
+    private static TimeSpan Backoff(int attempt, TimeSpan? retryAfter) =>
+        retryAfter is { } wait && wait < TimeSpan.FromSeconds(10)
+            ? wait
+            : TimeSpan.FromMilliseconds(100 * Math.Pow(2, attempt) * (0.8 + 0.4 * Random.Shared.NextDouble()));
+
+    private static async Task<string> ErrorDetailAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        try
+        {
+            return JsonNode.Parse(text)?["error"] switch
+            {
+                JsonObject error => error["message"]?.GetValue<string>() ?? text,
+                JsonValue message => message.ToString(),
+                _ => JsonNode.Parse(text)?["message"]?.GetValue<string>() ?? text,
+            };
+        }
+        catch (JsonException)
+        {
+            return text.Length > 300 ? text[..300] : text;
+        }
+    }
+
+    private async Task<JsonNode> ReadJsonAsync(HttpResponseMessage response, CancellationToken cancellationToken) =>
+        ParseJson(await response.Content.ReadAsStringAsync(cancellationToken));
+
+    private JsonNode ParseJson(string text)
+    {
+        try
+        {
+            return JsonNode.Parse(text) ?? throw Status(StatusCode.Internal, "returned malformed JSON: null");
+        }
+        catch (JsonException e)
+        {
+            throw Status(StatusCode.Internal, $"returned malformed JSON ({e.Message}): {(text.Length > 200 ? text[..200] : text)}");
+        }
+    }
+
+    private JsonNode FirstChoice(JsonNode json) =>
+        json["choices"] is JsonArray { Count: > 0 } choices ? choices[0]! : throw Status(StatusCode.Internal, "returned no choices");
+
+    private static TokenUsage? Usage(JsonNode json) =>
+        json["usage"] is JsonObject usage
+            ? new TokenUsage { PromptTokens = usage["prompt_tokens"]?.GetValue<int>() ?? 0, CompletionTokens = usage["completion_tokens"]?.GetValue<int>() ?? 0 }
+            : null;
+
+    /// <summary>Reads per-token log-probs from either API's shape; the router cannot work without them.</summary>
+    private List<TokenLogprob> Tokens(JsonNode choice, bool chat, int topLogprobs, bool requireLogprobs = true)
+    {
+        var logprobs = choice["logprobs"];
+        if (logprobs is null)
+        {
+            return requireLogprobs
+                ? throw Status(StatusCode.FailedPrecondition, "returned no logprobs; the router needs them (for vLLM, check --max-logprobs; some models or servers do not support them)")
+                : [];
+        }
+
+        try
+        {
+            return chat ? ChatTokens(logprobs, topLogprobs) : CompletionTokens(logprobs, topLogprobs);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or NullReferenceException)
+        {
+            throw Status(StatusCode.Internal, $"returned logprobs in an unexpected shape: {e.Message}");
+        }
+    }
+
+    private static List<TokenLogprob> ChatTokens(JsonNode logprobs, int topLogprobs) =>
+        [.. (logprobs["content"] as JsonArray ?? []).Select(entry =>
+        {
+            var token = new TokenLogprob { Token = entry!["token"]!.GetValue<string>(), Logprob = Logprob(entry["logprob"]) };
+            token.TopLogprobs.AddRange((entry["top_logprobs"] as JsonArray ?? []).Take(topLogprobs).Select(top =>
+                new TokenAlternative { Token = top!["token"]!.GetValue<string>(), Logprob = Logprob(top["logprob"]) }));
+            return token;
+        })];
+
+    private static List<TokenLogprob> CompletionTokens(JsonNode logprobs, int topLogprobs)
+    {
+        var tokens = logprobs["tokens"] as JsonArray ?? [];
+        var values = logprobs["token_logprobs"] as JsonArray ?? [];
+        var tops = logprobs["top_logprobs"] as JsonArray;
+        var result = new List<TokenLogprob>(tokens.Count);
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            var token = new TokenLogprob { Token = tokens[i]!.GetValue<string>(), Logprob = Logprob(values[i]) };
+            if (tops?[i] is JsonObject alternatives)
+            {
+                token.TopLogprobs.AddRange(alternatives
+                    .Select(a => new TokenAlternative { Token = a.Key, Logprob = Logprob(a.Value) })
+                    .OrderByDescending(a => a.Logprob)
+                    .Take(topLogprobs));
+            }
+
+            result.Add(token);
+        }
+
+        return result;
+    }
+
+    /// <summary>vLLM writes -inf as a very negative number or, in some versions, as null for tokens outside the vocabulary mask.</summary>
+    private static double Logprob(JsonNode? value) => value is null ? double.NegativeInfinity : value.GetValue<double>();
+
+    private RpcException Status(StatusCode code, string cause) => new(new Status(code, $"vllm backend at {options.Endpoint} {cause}"));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "vllm call failed before any output (attempt {Attempt}): {Cause}; retrying")]
+    private static partial void LogRetry(ILogger logger, int attempt, string cause);
+}

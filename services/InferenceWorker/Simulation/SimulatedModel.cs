@@ -1,0 +1,181 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Router.InferenceWorker.Simulation;
+
+/// <summary>A generated token: its text, log-prob and the top alternatives (chosen token included), most likely first.</summary>
+public sealed record SimulatedToken(string Text, double Logprob, IReadOnlyList<(string Token, double Logprob)> Top);
+
+/// <summary>A simulated answer. <see cref="Correct"/> is null for prompts outside the question set.</summary>
+public sealed record SimulatedAnswer(IReadOnlyList<SimulatedToken> Tokens, string FinishReason, int PromptTokens, bool? Correct, double LatentConfidence)
+{
+    public string Text => string.Concat(Tokens.Select(t => t.Text));
+}
+
+/// <summary>
+/// Pure, deterministic generator of a simulated model's answers: the same (model, prompt, seed)
+/// always gives the same tokens and log-probs. See <see cref="SimulatedModelProfile"/> for the
+/// statistics; format tokens ("Answer", ":") get log-prob exactly 0, as real models' often do.
+/// </summary>
+public sealed class SimulatedModel(SimulatedModelProfile profile, QuestionSet questions)
+{
+    private static readonly string[] Filler =
+        [" because", " the", " question", " asks", " about", " this", " which", " is", " well", " known", " and", " so", " it", " follows", "."];
+
+    public SimulatedModelProfile Profile => profile;
+
+    public SimulatedAnswer Generate(string prompt, long seed, int maxTokens, int topLogprobs, IReadOnlyList<string> stop)
+    {
+        var (question, correct, z, random) = Latent(prompt, seed);
+        var tokens = new List<SimulatedToken>
+        {
+            Token("Answer", 0, topLogprobs, ["Answer", "The", "I"], random),
+            Token(":", 0, topLogprobs, [":", " is", " -"], random),
+        };
+
+        var answerWords = AnswerWords(question, correct, prompt, random);
+        var alternatives = Distractors(question, random);
+        for (var i = 0; i < answerWords.Count; i++)
+        {
+            // The first answer token carries the model's doubt; later ones follow from it.
+            var logit = i == 0 ? z : z + 2 + Gaussian(random);
+            tokens.Add(Token(answerWords[i], LogSigmoid(logit), topLogprobs, [answerWords[i], .. alternatives], random));
+        }
+
+        var explanation = Math.Max(0, profile.ExplanationTokens + (int)Math.Round(Gaussian(random) * 3));
+        for (var i = 0; i < explanation; i++)
+        {
+            var word = Filler[random.Next(Filler.Length)];
+            tokens.Add(Token(word, LogSigmoid(z + 1.5 + Gaussian(random)), topLogprobs, [word, .. Filler], random));
+        }
+
+        var finish = "stop";
+        var text = new StringBuilder();
+        var kept = new List<SimulatedToken>();
+        foreach (var token in tokens)
+        {
+            if (kept.Count == maxTokens)
+            {
+                finish = "length";
+                break;
+            }
+
+            text.Append(token.Text);
+            if (stop.FirstOrDefault(s => text.ToString().Contains(s, StringComparison.Ordinal)) is not null)
+            {
+                break;
+            }
+
+            kept.Add(token);
+        }
+
+        return new SimulatedAnswer(kept, finish, EstimateTokens(prompt), question is null ? null : correct, Sigmoid(z));
+    }
+
+    /// <summary>
+    /// Next-token log-probs of candidates after a prompt: "Yes"/"True" follow the model's latent
+    /// confidence in its answer to the question the prompt contains (self-verification, P(IK));
+    /// option letters follow the option it would choose.
+    /// </summary>
+    public IReadOnlyList<(string Candidate, double Logprob, bool InTop)> Score(string prompt, IReadOnlyList<string> candidates)
+    {
+        var (question, correct, z, _) = Latent(prompt, 0);
+        var random = new Random(SeedOf(profile.Model, "score|" + prompt, 0));
+        var yes = Sigmoid(z + 0.7 * Gaussian(random));
+        var letter = question is { IsMultipleChoice: true } ? Chosen(question, correct, random) : null;
+        const double NotReturned = -12;
+        return [.. candidates.Select(candidate =>
+        {
+            var normalised = candidate.Trim().ToLowerInvariant();
+            double? probability = normalised switch
+            {
+                "yes" or "true" => yes * 0.97,
+                "no" or "false" => (1 - yes) * 0.97,
+                _ when letter is not null && normalised.Length == 1 && normalised[0] is >= 'a' and <= 'z' =>
+                    normalised == letter.ToLowerInvariant() ? Sigmoid(z) : (1 - Sigmoid(z)) / Math.Max(1, question!.Options!.Count - 1),
+                _ => null,
+            };
+            return probability is { } p ? (candidate, Math.Log(Math.Max(p, 1e-12)), true) : (candidate, NotReturned, false);
+        })];
+    }
+
+    public static int EstimateTokens(string text) => Math.Max(1, (text.Length + 3) / 4);
+
+    private (KnownQuestion? Question, bool Correct, double Z, Random Random) Latent(string prompt, long seed)
+    {
+        var question = questions.Find(prompt);
+        var random = new Random(SeedOf(profile.Model, question?.Id ?? prompt, seed));
+        var difficulty = question?.Difficulty ?? random.NextDouble();
+        var pCorrect = Sigmoid(Logit(profile.Accuracy) + 3 * (0.5 - difficulty));
+        var correct = random.NextDouble() < pCorrect;
+        var z = Logit(profile.Accuracy) + profile.Overconfidence + (correct ? 0.5 : -0.5) * profile.Separation + Gaussian(random);
+        return (question, correct, z, random);
+    }
+
+    private static List<string> AnswerWords(KnownQuestion? question, bool correct, string prompt, Random random)
+    {
+        if (question is null)
+        {
+            return [" simulated", " answer", $" {Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(prompt)))[..6]}"];
+        }
+
+        if (question.IsMultipleChoice)
+        {
+            return [" " + Chosen(question, correct, random)];
+        }
+
+        var answer = correct
+            ? question.Answer
+            : QuestionSet.Default.Questions.Where(q => !q.IsMultipleChoice && q.Id != question.Id).ElementAt(random.Next(QuestionSet.Default.Questions.Count(q => !q.IsMultipleChoice) - 1)).Answer;
+        return [.. answer.Split(' ').Select(w => " " + w)];
+    }
+
+    private static string Chosen(KnownQuestion question, bool correct, Random random)
+    {
+        if (correct)
+        {
+            return question.Answer;
+        }
+
+        var wrong = Enumerable.Range(0, question.Options!.Count).Select(i => ((char)('A' + i)).ToString()).Where(l => l != question.Answer).ToList();
+        return wrong[random.Next(wrong.Count)];
+    }
+
+    private static string[] Distractors(KnownQuestion? question, Random random) =>
+        question is { IsMultipleChoice: true }
+            ? [.. Enumerable.Range(0, question.Options!.Count).Select(i => " " + (char)('A' + i)), " The", " Option", " I"]
+            : [" the", " a", " it", $" {random.Next(10, 99)}"];
+
+    /// <summary>The chosen token with k alternatives whose probabilities share what the chosen one leaves (sum below 1).</summary>
+    private static SimulatedToken Token(string text, double logprob, int k, IReadOnlyList<string> candidates, Random random)
+    {
+        if (k == 0)
+        {
+            return new SimulatedToken(text, logprob, []);
+        }
+
+        var rest = -double.ExpM1(logprob);
+        var alternatives = candidates.Where(c => c != text).Distinct().Take(k - 1).ToList();
+        var top = new List<(string, double)> { (text, logprob) };
+        var share = 0.5 + 0.2 * random.NextDouble();
+        for (var i = 0; i < alternatives.Count; i++)
+        {
+            var probability = rest > 0 ? rest * 0.95 * Math.Pow(share, i + 1) * (1 - share) / share : 0;
+            top.Add((alternatives[i], probability > 0 ? Math.Log(probability) : -30 - i));
+        }
+
+        return new SimulatedToken(text, logprob, [.. top.OrderByDescending(t => t.Item2)]);
+    }
+
+    private static int SeedOf(string model, string key, long seed) =>
+        BitConverter.ToInt32(SHA256.HashData(Encoding.UTF8.GetBytes($"{model}|{key}|{seed}")));
+
+    private static double Gaussian(Random random) =>
+        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+
+    private static double Sigmoid(double x) => 1 / (1 + Math.Exp(-x));
+
+    private static double LogSigmoid(double x) => x >= 0 ? -double.LogP1(Math.Exp(-x)) : x - double.LogP1(Math.Exp(x));
+
+    private static double Logit(double p) => Math.Log(p / (1 - p));
+}
