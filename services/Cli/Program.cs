@@ -11,6 +11,7 @@ if (Console.IsOutputRedirected)
 var root = new RootCommand("Offline tools of the confidence-driven LLM router: inspect traces, evaluate, calibrate, fit, train.")
 {
     TracesCommand.Create(),
+    EvalCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();

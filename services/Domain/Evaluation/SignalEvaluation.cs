@@ -1,0 +1,63 @@
+using Router.Domain.Calibration;
+using Router.Domain.Metrics;
+using Router.Domain.Traces;
+
+namespace Router.Domain.Evaluation;
+
+/// <summary>One model on one benchmark: how well its raw confidence ranks and how honest it is before and after calibration.</summary>
+public sealed record SignalEvaluationRow(
+    string Benchmark,
+    string Model,
+    string Signal,
+    int Train,
+    int Test,
+    double Accuracy,
+    double Auroc,
+    double EceRaw,
+    double EceCalibrated,
+    double BrierRaw,
+    double BrierCalibrated,
+    string Calibrator);
+
+/// <summary>
+/// Fits a calibrator per model on the train split and measures it on the test split, for every
+/// benchmark that has both. The raw probability is exp(raw log-prob); -inf (extraction failed) is 0.
+/// </summary>
+public static class SignalEvaluation
+{
+    public static IReadOnlyList<SignalEvaluationRow> Evaluate(IEnumerable<CascadeTrace> traces, int bins = 10)
+    {
+        var rows = new List<SignalEvaluationRow>();
+        foreach (var model in traces.GroupBy(t => (t.Benchmark, t.Model)).OrderBy(g => g.Key.Benchmark).ThenBy(g => g.Key.Model))
+        {
+            var train = model.Where(t => t.Split == "train").ToList();
+            var test = model.Where(t => t.Split == "test").ToList();
+            if (train.Count == 0 || test.Count == 0)
+            {
+                continue;
+            }
+
+            var fit = CalibratorFitter.Fit([.. train.Select(RawProbability)], [.. train.Select(t => t.Correct)]);
+            var raw = test.Select(RawProbability).ToArray();
+            var calibrated = raw.Select(fit.Calibrator.Calibrate).ToArray();
+            var labels = test.Select(t => t.Correct).ToArray();
+            rows.Add(new SignalEvaluationRow(
+                model.Key.Benchmark,
+                model.Key.Model,
+                test[0].ConfidenceSignal,
+                train.Count,
+                test.Count,
+                labels.Average(c => c ? 1.0 : 0.0),
+                CalibrationMetrics.Auroc(raw, labels),
+                CalibrationMetrics.Ece(raw, labels, bins),
+                CalibrationMetrics.Ece(calibrated, labels, bins),
+                CalibrationMetrics.Brier(raw, labels),
+                CalibrationMetrics.Brier(calibrated, labels),
+                fit.Chosen));
+        }
+
+        return rows;
+    }
+
+    public static double RawProbability(CascadeTrace trace) => double.IsNegativeInfinity(trace.RawConfidence) ? 0 : Math.Exp(trace.RawConfidence);
+}
