@@ -1,4 +1,5 @@
 using Router.AppHost.Hosting;
+using Router.Contracts;
 
 var builder = DistributedApplication.CreateBuilder(args);
 
@@ -9,12 +10,18 @@ var ledger = builder.AddPostgres("postgres").AddDatabase("ledger");
 // system answers out of the box on a machine without GPUs. Point a worker at a real model with
 // Worker__Backend=vllm and Worker__Endpoint (see README).
 string[] fleet = ["llama3.1-8b", "llama3.1-70b", "gpt-4o"];
-var workers = fleet.Select(model => builder.AddProject<Projects.InferenceWorker>(WorkerName(model))
+var workers = fleet.Select(model => builder.AddProject<Projects.InferenceWorker>(ServiceNames.Worker(model))
         .WithGrpcEndpoint()
         .WithHttpEndpoint()
         .WithEnvironment("Worker__Model", model)
         .WithEnvironment("Worker__Backend", "simulated"))
     .ToList();
+
+var scoring = builder.AddProject<Projects.Scoring>(ServiceNames.Scoring)
+    .WithGrpcEndpoint()
+    .WithHttpEndpoint()
+    .WithReference(cache).WaitFor(cache)
+    .WithReference(ledger).WaitFor(ledger);
 
 // Locally the API is open (no keys) and the ledger journal lives beside the private servers;
 // a deployment keeps the default Access:Mode=Keys and mounts a volume for the journal.
@@ -22,14 +29,13 @@ var gateway = builder.AddProject<Projects.Gateway>("gateway")
     .WithHttpEndpoint()
     .WithReference(cache).WaitFor(cache)
     .WithReference(ledger).WaitFor(ledger)
+    .WithReference(scoring).WaitFor(scoring)
     .WithEnvironment("Access__Mode", "Open")
     .WithEnvironment("Ledger__Directory", Path.Combine(DistributedApplication.StateDirectory, "gateway-ledger-journal"));
 foreach (var worker in workers)
 {
     gateway.WithReference(worker).WaitFor(worker);
+    scoring.WithReference(worker);
 }
-
-// The Gateway's default worker service name for a model (ModelDeploymentOptions.DefaultWorkerService).
-static string WorkerName(string model) => "worker-" + new string([.. model.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-')]);
 
 return await builder.Build().RunAsync();

@@ -1,4 +1,5 @@
 using Router.Domain.Calibration;
+using Router.Domain.Signals;
 using Router.Domain.Metrics;
 using Router.Domain.Traces;
 
@@ -60,4 +61,40 @@ public static class SignalEvaluation
     }
 
     public static double RawProbability(CascadeTrace trace) => double.IsNegativeInfinity(trace.RawConfidence) ? 0 : Math.Exp(trace.RawConfidence);
+}
+
+/// <summary>A calibrator fitted from traces, ready to store: its name, payload and what it was fitted on.</summary>
+public sealed record FittedCalibrator(string Name, CalibratorArtifact Artifact, int Answers, double CrossValidatedLoss);
+
+/// <summary>Fits the calibrators the Scoring service loads: one per model and task family (benchmark), and one general per model.</summary>
+public static class CalibrationFitting
+{
+    /// <summary>
+    /// Per (model, benchmark) on the train split; the general one per model pools the benchmarks
+    /// whose signal is the answer tokens' mean log-prob, which is what the Scoring service reads
+    /// when no task family is given.
+    /// </summary>
+    public static IReadOnlyList<FittedCalibrator> FromTraces(IEnumerable<CascadeTrace> traces)
+    {
+        var train = traces.Where(t => t.Split == "train").ToList();
+        var fitted = new List<FittedCalibrator>();
+        foreach (var group in train.GroupBy(t => (t.Model, t.Benchmark)).OrderBy(g => g.Key.Model).ThenBy(g => g.Key.Benchmark))
+        {
+            var signal = group.First().ConfidenceSignal.Contains("self_verification", StringComparison.Ordinal) ? SignalNames.PTrue : SignalNames.GeometricMeanProbability;
+            fitted.Add(Fit(CalibratorArtifact.Name(group.Key.Model, group.Key.Benchmark), signal, [.. group]));
+        }
+
+        foreach (var group in train.Where(t => t.ConfidenceSignal.Contains("logprob", StringComparison.Ordinal) && !t.ConfidenceSignal.Contains("self_verification", StringComparison.Ordinal)).GroupBy(t => t.Model).OrderBy(g => g.Key))
+        {
+            fitted.Add(Fit(group.Key, SignalNames.GeometricMeanProbability, [.. group]));
+        }
+
+        return fitted;
+    }
+
+    private static FittedCalibrator Fit(string name, string signal, List<CascadeTrace> answers)
+    {
+        var fit = CalibratorFitter.Fit([.. answers.Select(SignalEvaluation.RawProbability)], [.. answers.Select(t => t.Correct)]);
+        return new FittedCalibrator(name, new CalibratorArtifact(signal, fit.Calibrator), answers.Count, fit.CrossValidatedLoss.GetValueOrDefault(fit.Chosen, double.NaN));
+    }
 }

@@ -33,8 +33,5 @@ public sealed class ModelDeploymentOptions
     /// </summary>
     public string? Worker { get; set; }
 
-    public string WorkerService => string.IsNullOrWhiteSpace(Worker) ? DefaultWorkerService(Name) : Worker;
-
-    public static string DefaultWorkerService(string model) =>
-        "worker-" + new string([.. model.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-')]);
+    public string WorkerService => string.IsNullOrWhiteSpace(Worker) ? Router.Contracts.ServiceNames.Worker(Name) : Worker;
 }

@@ -23,9 +23,9 @@ public sealed partial class CascadeRouter(
     IOptionsMonitor<RoutingOptions> routing,
     ILogger<CascadeRouter> logger)
 {
-    public const string ScoringService = "scoring";
-    public const string PolicyService = "policy";
-    public const string ClassifierService = "classifier";
+    public const string ScoringService = ServiceNames.Scoring;
+    public const string PolicyService = ServiceNames.Policy;
+    public const string ClassifierService = ServiceNames.Classifier;
 
     public async Task<RoutingOutcome> RouteAsync(ValidatedChatRequest request, string requestId, IAnswerSink? sink, CancellationToken cancellationToken)
     {

@@ -12,7 +12,7 @@ public sealed class ServiceChannels(IConfiguration configuration) : IDisposable
 {
     private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
 
-    public static string AddressKey(string service) => $"services:{service}:grpc:0";
+    public static string AddressKey(string service) => Router.Contracts.ServiceNames.GrpcAddressKey(service);
 
     public static Uri? Address(IConfiguration configuration, string service) =>
         Uri.TryCreate(configuration[AddressKey(service)], UriKind.Absolute, out var uri) ? uri : null;
