@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Router.Domain.Evaluation;
+using Router.Domain.Policies;
 using Router.Domain.Traces;
 using Spectre.Console;
 
@@ -58,6 +59,55 @@ internal static class EvalCommand
 
             AnsiConsole.Write(table);
         });
-        return new Command("eval", "Evaluate signals and policies on recorded traces") { signals };
+        return new Command("eval", "Evaluate signals and policies on recorded traces") { signals, Route() };
+    }
+
+    private static Command Route()
+    {
+        var file = new Argument<FileInfo>("file") { Description = "a traces.csv in the cascade-traces layout" };
+        var splits = new Option<int>("--splits") { Description = "random calibration/evaluation splits (R)", DefaultValueFactory = _ => 200 };
+        var eps = new Option<double>("--eps") { Description = "allowed accuracy loss versus the top model (fraction)", DefaultValueFactory = _ => 0.01 };
+        var delta = new Option<double>("--delta") { Description = "allowed probability that the loss exceeds eps", DefaultValueFactory = _ => 0.1 };
+        var seed = new Option<int>("--seed") { Description = "seed of the random splits", DefaultValueFactory = _ => 1 };
+        var route = new Command("route", "Fit escalation thresholds on random calibration halves and measure them on the other halves") { file, splits, eps, delta, seed };
+        route.SetAction(parse =>
+        {
+            using var reader = parse.GetRequiredValue(file).OpenText();
+            var traces = CascadeTrace.ReadCsv(reader).ToList();
+            var benchmarks = RouteEvaluation.PooledBenchmarks(traces);
+            var rows = new List<RouteEvaluationRow>();
+            AnsiConsole.Progress().Start(progress =>
+            {
+                var task = progress.AddTask("fitting and replaying", maxValue: benchmarks.Count * RouteEvaluation.AcceptanceChains.Count);
+                foreach (var benchmark in benchmarks)
+                {
+                    foreach (var chain in RouteEvaluation.AcceptanceChains)
+                    {
+                        var data = ChainData.FromTraces(traces, benchmark, chain);
+                        rows.AddRange(RouteEvaluation.Evaluate(data, benchmark, parse.GetValue(splits), parse.GetValue(eps), parse.GetValue(delta), parse.GetValue(seed)));
+                        task.Increment(1);
+                    }
+                }
+            });
+
+            var table = new Table().AddColumns("benchmark", "chain", "method", "queries", "top accuracy", "accuracy change", "cost saved", "escalation rate per stage", "loss > eps");
+            foreach (var row in rows)
+            {
+                table.AddRow(
+                    row.Benchmark,
+                    row.Chain,
+                    row.Method,
+                    row.Queries.ToString(Format.Culture),
+                    row.TopAccuracy.ToString("P1", Format.Culture),
+                    (row.MeanAccuracyChange * 100).ToString("+0.00;-0.00", Format.Culture) + " pt",
+                    row.MeanCostSaved.ToString("P1", Format.Culture),
+                    string.Join(" / ", row.MeanEscalationRate.Select(r => r.ToString("P0", Format.Culture))),
+                    row.ViolationRate.ToString("P1", Format.Culture));
+            }
+
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLine($"R = {parse.GetValue(splits)} splits, eps = {parse.GetValue(eps) * 100:0.##} pt, delta = {parse.GetValue(delta)}; 'loss > eps' must stay <= delta.");
+        });
+        return route;
     }
 }

@@ -1,0 +1,94 @@
+namespace Router.Domain.Policies;
+
+public enum PolicyDecision
+{
+    Accept,
+    Escalate,
+    Stop,
+}
+
+/// <summary>Limits a request may set; each narrows what the policy allows.</summary>
+public sealed record RequestLimits(double? MaxCostUsd = null, double? MaxLatencyMs = null, double? MinConfidence = null);
+
+/// <summary>A decision with its machine-readable reason and the threshold it compared against.</summary>
+public sealed record StageDecision(PolicyDecision Decision, string Reason, double Threshold);
+
+/// <summary>
+/// Accept at stage s when the calibrated P(correct) reaches tau_s (or the request's higher
+/// min_confidence), else escalate, unless the request's budget or latency bound is spent, in
+/// which case stop with the current answer. The last stage always answers.
+/// </summary>
+public sealed record EscalationPolicy(IReadOnlyList<string> Chain, IReadOnlyList<double> Thresholds)
+{
+    public static class Reasons
+    {
+        public const string AboveThreshold = "confidence_above_threshold";
+        public const string BelowThreshold = "confidence_below_threshold";
+        public const string BelowMinConfidence = "below_min_confidence";
+        public const string LastStage = "last_stage";
+        public const string BudgetExhausted = "budget_exhausted";
+        public const string LatencyExhausted = "latency_exhausted";
+    }
+
+    /// <summary>Checks the shape: at least one model, one threshold per stage but the last, thresholds in [0, 1].</summary>
+    public IReadOnlyList<string> Problems()
+    {
+        var problems = new List<string>();
+        if (Chain.Count == 0)
+        {
+            problems.Add("chain: needs at least one model.");
+        }
+
+        if (Chain.Distinct(StringComparer.Ordinal).Count() != Chain.Count)
+        {
+            problems.Add("chain: a model appears twice.");
+        }
+
+        if (Thresholds.Count != Math.Max(0, Chain.Count - 1))
+        {
+            problems.Add($"thresholds: needs {Math.Max(0, Chain.Count - 1)} (one per stage but the last); got {Thresholds.Count}.");
+        }
+
+        for (var i = 0; i < Thresholds.Count; i++)
+        {
+            if (double.IsNaN(Thresholds[i]) || Thresholds[i] is < 0 or > 1)
+            {
+                problems.Add($"thresholds:{i}: must be in [0, 1]; got {Thresholds[i]}.");
+            }
+        }
+
+        return problems;
+    }
+
+    public StageDecision Decide(int stage, double pCorrect, double spentUsd, double elapsedMs, RequestLimits limits, double nextStageCostUsd)
+    {
+        if (stage < 0 || stage >= Chain.Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(stage), $"stage must be between 0 and {Chain.Count - 1}; got {stage}.");
+        }
+
+        if (stage == Chain.Count - 1)
+        {
+            return new StageDecision(PolicyDecision.Accept, Reasons.LastStage, 0);
+        }
+
+        var threshold = Thresholds[stage];
+        var effective = Math.Max(threshold, limits.MinConfidence ?? 0);
+        if (pCorrect >= effective)
+        {
+            return new StageDecision(PolicyDecision.Accept, Reasons.AboveThreshold, effective);
+        }
+
+        if (limits.MaxCostUsd is { } maxCost && spentUsd + nextStageCostUsd > maxCost)
+        {
+            return new StageDecision(PolicyDecision.Stop, Reasons.BudgetExhausted, effective);
+        }
+
+        if (limits.MaxLatencyMs is { } maxLatency && elapsedMs >= maxLatency)
+        {
+            return new StageDecision(PolicyDecision.Stop, Reasons.LatencyExhausted, effective);
+        }
+
+        return new StageDecision(PolicyDecision.Escalate, pCorrect >= threshold ? Reasons.BelowMinConfidence : Reasons.BelowThreshold, effective);
+    }
+}

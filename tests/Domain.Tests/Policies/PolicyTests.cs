@@ -1,0 +1,95 @@
+using Router.Domain.Evaluation;
+using Router.Domain.Policies;
+using Router.Domain.Traces;
+using Router.Testing;
+using Xunit;
+
+namespace Router.Domain.Tests.Policies;
+
+public sealed class PolicyTests
+{
+    private static readonly EscalationPolicy ThreeStages = new(["small", "medium", "large"], [0.8, 0.6]);
+
+    [Fact]
+    public void Clopper_pearson_bounds_match_known_values()
+    {
+        // Rule of three: 0 events in n trials gives an upper 95% bound of about 3/n.
+        Assert.Equal(0.0295, ClopperPearson.Upper(0, 100, 0.05), 4);
+        Assert.Equal(0.0, ClopperPearson.Lower(0, 100, 0.05));
+        Assert.Equal(1.0, ClopperPearson.Upper(10, 10, 0.05));
+        // Beta(0.5; 3, 3) = 0.5 by symmetry.
+        Assert.Equal(0.5, ClopperPearson.RegularizedBeta(0.5, 3, 3), 12);
+        var upper = ClopperPearson.Upper(5, 50, 0.05);
+        var lower = ClopperPearson.Lower(5, 50, 0.05);
+        Assert.InRange(upper, 0.19, 0.21);
+        Assert.InRange(lower, 0.03, 0.045);
+    }
+
+    [Fact]
+    public void Accepts_above_the_threshold_escalates_below_and_the_last_stage_always_answers()
+    {
+        var limits = new RequestLimits();
+
+        Assert.Equal(PolicyDecision.Accept, ThreeStages.Decide(0, 0.85, 0, 0, limits, 0.01).Decision);
+        Assert.Equal(EscalationPolicy.Reasons.BelowThreshold, ThreeStages.Decide(0, 0.5, 0, 0, limits, 0.01).Reason);
+        Assert.Equal(PolicyDecision.Escalate, ThreeStages.Decide(1, 0.5, 0, 0, limits, 0.01).Decision);
+        Assert.Equal((PolicyDecision.Accept, EscalationPolicy.Reasons.LastStage), (ThreeStages.Decide(2, 0.01, 0, 0, limits, 0).Decision, ThreeStages.Decide(2, 0.01, 0, 0, limits, 0).Reason));
+    }
+
+    [Fact]
+    public void Request_limits_narrow_the_policy()
+    {
+        var min = ThreeStages.Decide(0, 0.85, 0, 0, new RequestLimits(MinConfidence: 0.9), 0.01);
+        var budget = ThreeStages.Decide(0, 0.5, 0.004, 0, new RequestLimits(MaxCostUsd: 0.01), 0.007);
+        var latency = ThreeStages.Decide(0, 0.5, 0, 2000, new RequestLimits(MaxLatencyMs: 1500), 0.001);
+
+        Assert.Equal((PolicyDecision.Escalate, EscalationPolicy.Reasons.BelowMinConfidence, 0.9), (min.Decision, min.Reason, min.Threshold));
+        Assert.Equal((PolicyDecision.Stop, EscalationPolicy.Reasons.BudgetExhausted), (budget.Decision, budget.Reason));
+        Assert.Equal((PolicyDecision.Stop, EscalationPolicy.Reasons.LatencyExhausted), (latency.Decision, latency.Reason));
+    }
+
+    [Fact]
+    public void A_malformed_policy_names_each_problem()
+    {
+        var problems = new EscalationPolicy(["a", "a", "b"], [1.5]).Problems();
+
+        Assert.Contains(problems, p => p.StartsWith("chain:", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("thresholds:", StringComparison.Ordinal));
+        Assert.Empty(ThreeStages.Problems());
+        Assert.Throws<ArgumentOutOfRangeException>(() => ThreeStages.Decide(3, 0.5, 0, 0, new RequestLimits(), 0));
+    }
+
+    [Fact]
+    public void A_tied_block_is_accepted_or_escalated_as_a_whole()
+    {
+        // Four answers tied at log-prob 0: no threshold can split them.
+        var data = new ChainData(
+            ["small", "large"],
+            new double[,] { { ChainData.MaxConfidence, 0 }, { ChainData.MaxConfidence, 0 }, { ChainData.MaxConfidence, 0 }, { ChainData.MaxConfidence, 0 }, { 0.2, 0 } },
+            new bool[,] { { true, true }, { true, true }, { false, true }, { true, true }, { false, true } },
+            new double[,] { { 1, 10 }, { 1, 10 }, { 1, 10 }, { 1, 10 }, { 1, 10 } },
+            new double[,] { { 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 } });
+
+        var accepted = ThresholdFitter.LogGrid.Select(g => CascadeReplay.Run(data, [g == 0 ? 1 : Math.Exp(g)], [0, 1, 2, 3, 4]).EscalationRate[0]).Distinct().Order().ToList();
+
+        Assert.Equal([0.0, 0.2, 1.0], accepted);
+    }
+
+    [Fact]
+    public void Risk_bounded_policies_hold_their_guarantee_on_random_splits_of_the_recorded_traces()
+    {
+        using var reader = SharedData.Open("cascade-traces/traces.csv");
+        var traces = CascadeTrace.ReadCsv(reader).ToList();
+
+        foreach (var benchmark in RouteEvaluation.PooledBenchmarks(traces))
+        {
+            foreach (var chain in RouteEvaluation.AcceptanceChains)
+            {
+                var rows = RouteEvaluation.Evaluate(ChainData.FromTraces(traces, benchmark, chain), benchmark, splits: 200, epsilon: 0.01, delta: 0.1, seed: 1);
+                var risk = rows.Single(r => r.Method.StartsWith("risk", StringComparison.Ordinal));
+                Assert.True(risk.ViolationRate <= 0.1, $"{benchmark} {risk.Chain}: loss exceeded eps in {risk.ViolationRate:P1} of splits");
+                Assert.True(risk.MeanCostSaved > 0, $"{benchmark} {risk.Chain}: saved nothing");
+            }
+        }
+    }
+}
