@@ -23,6 +23,20 @@ var scoring = builder.AddProject<Projects.Scoring>(ServiceNames.Scoring)
     .WithReference(cache).WaitFor(cache)
     .WithReference(ledger).WaitFor(ledger);
 
+// The "default" policy (model: "auto") until `router policy fit --name default` stores a fitted one.
+var policy = builder.AddProject<Projects.Policy>(ServiceNames.Policy)
+    .WithGrpcEndpoint()
+    .WithHttpEndpoint()
+    .WithReference(ledger).WaitFor(ledger);
+for (var i = 0; i < fleet.Length; i++)
+{
+    policy.WithEnvironment($"Policy__Defaults__default__Chain__{i}", fleet[i]);
+    if (i < fleet.Length - 1)
+    {
+        policy.WithEnvironment($"Policy__Defaults__default__Thresholds__{i}", "0.9");
+    }
+}
+
 // Locally the API is open (no keys) and the ledger journal lives beside the private servers;
 // a deployment keeps the default Access:Mode=Keys and mounts a volume for the journal.
 var gateway = builder.AddProject<Projects.Gateway>("gateway")
@@ -30,6 +44,7 @@ var gateway = builder.AddProject<Projects.Gateway>("gateway")
     .WithReference(cache).WaitFor(cache)
     .WithReference(ledger).WaitFor(ledger)
     .WithReference(scoring).WaitFor(scoring)
+    .WithReference(policy).WaitFor(policy)
     .WithEnvironment("Access__Mode", "Open")
     .WithEnvironment("Ledger__Directory", Path.Combine(DistributedApplication.StateDirectory, "gateway-ledger-journal"));
 foreach (var worker in workers)

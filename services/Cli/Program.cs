@@ -13,6 +13,7 @@ var root = new RootCommand("Offline tools of the confidence-driven LLM router: i
     TracesCommand.Create(),
     EvalCommand.Create(),
     CalibrateCommand.Create(),
+    PolicyCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();
