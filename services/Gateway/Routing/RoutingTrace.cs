@@ -33,6 +33,7 @@ public sealed class RoutingTrace
 
     public bool Simulated => Attempts.Any(a => a.Simulated);
 
+    [System.Text.Json.Serialization.JsonIgnore]
     public AttemptTrace? Accepted => Attempts.LastOrDefault(a => !a.Discarded && a.Error is null);
 }
 

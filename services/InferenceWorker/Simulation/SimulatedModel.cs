@@ -19,8 +19,9 @@ public sealed record SimulatedAnswer(IReadOnlyList<SimulatedToken> Tokens, strin
 /// </summary>
 public sealed class SimulatedModel(SimulatedModelProfile profile, QuestionSet questions)
 {
+    // An explanation of the simulated kind: readable, and plainly not a real model's.
     private static readonly string[] Filler =
-        [" because", " the", " question", " asks", " about", " this", " which", " is", " well", " known", " and", " so", " it", " follows", "."];
+        [" (", "simulated", " answer", " from", " the", " router", "'s", " test", " fleet", ";", " no", " real", " model", " was", " called", ")", "."];
 
     public SimulatedModelProfile Profile => profile;
 
@@ -43,9 +44,9 @@ public sealed class SimulatedModel(SimulatedModelProfile profile, QuestionSet qu
         }
 
         var explanation = Math.Max(0, profile.ExplanationTokens + (int)Math.Round(Gaussian(random) * 3));
-        for (var i = 0; i < explanation; i++)
+        for (var i = 0; i < Math.Min(explanation, Filler.Length); i++)
         {
-            var word = Filler[random.Next(Filler.Length)];
+            var word = Filler[i];
             tokens.Add(Token(word, LogSigmoid(z + 1.5 + Gaussian(random)), topLogprobs, [word, .. Filler], random));
         }
 

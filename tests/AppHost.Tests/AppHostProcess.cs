@@ -1,0 +1,66 @@
+using System.Text.RegularExpressions;
+using Router.LocalServers;
+using Router.Testing;
+using Xunit;
+
+namespace Router.AppHost.Tests;
+
+/// <summary>The built AppHost run as 'dotnet run --project AppHost' runs it, once its table of addresses is printed.</summary>
+public sealed partial class AppHostProcess : IAsyncDisposable
+{
+    private readonly List<string> _lines;
+
+    private AppHostProcess(ChildProcess process, List<string> lines) => (Process, _lines) = (process, lines);
+
+    public ChildProcess Process { get; }
+
+    public string Output
+    {
+        get
+        {
+            lock (_lines)
+            {
+                return string.Join('\n', _lines);
+            }
+        }
+    }
+
+    public Uri Gateway => new(TableAddress().Match(Output, Output.IndexOf("[apphost] gateway", StringComparison.Ordinal)).Groups["url"].Value);
+
+    public static async Task<AppHostProcess> StartAsync(IDictionary<string, string?> environment)
+    {
+        var project = new Projects.AppHost();
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var lines = new List<string>();
+        var process = ChildProcess.Start(
+            "dotnet",
+            [project.AssemblyPath],
+            new Dictionary<string, string?>(environment) { ["ROUTER_APPHOST_STATE"] = Path.Combine(TestState.Directory, "apphost-" + Guid.NewGuid().ToString("N")[..8]) },
+            Path.GetDirectoryName(project.ProjectPath),
+            outputLine: line =>
+            {
+                lock (lines)
+                {
+                    lines.Add(line);
+                }
+
+                if (line.Contains("[apphost] gateway", StringComparison.Ordinal))
+                {
+                    ready.TrySetResult();
+                }
+            });
+        var host = new AppHostProcess(process, lines);
+        await Task.WhenAny(ready.Task, process.Exited).WaitAsync(TimeSpan.FromMinutes(4));
+        Assert.True(ready.Task.IsCompleted, "AppHost exited before it was ready:\n" + string.Join('\n', process.Tail));
+        return host;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Process.StopAsync(TimeSpan.FromSeconds(60));
+        await Process.DisposeAsync();
+    }
+
+    [GeneratedRegex(@"(?<url>http://127\.0\.0\.1:\d+)")]
+    private static partial Regex TableAddress();
+}
