@@ -37,6 +37,13 @@ for (var i = 0; i < fleet.Length; i++)
     }
 }
 
+// Without a trained model the classifier answers "start at the cheapest" and says so; store one
+// with `router classifier train --connection` and it is loaded from the ledger.
+var classifier = builder.AddProject<Projects.Classifier>(ServiceNames.Classifier)
+    .WithGrpcEndpoint()
+    .WithHttpEndpoint()
+    .WithReference(ledger).WaitFor(ledger);
+
 // Locally the API is open (no keys) and the ledger journal lives beside the private servers;
 // a deployment keeps the default Access:Mode=Keys and mounts a volume for the journal.
 var gateway = builder.AddProject<Projects.Gateway>("gateway")
@@ -45,6 +52,7 @@ var gateway = builder.AddProject<Projects.Gateway>("gateway")
     .WithReference(ledger).WaitFor(ledger)
     .WithReference(scoring).WaitFor(scoring)
     .WithReference(policy).WaitFor(policy)
+    .WithReference(classifier).WaitFor(classifier)
     .WithEnvironment("Access__Mode", "Open")
     .WithEnvironment("Ledger__Directory", Path.Combine(DistributedApplication.StateDirectory, "gateway-ledger-journal"));
 foreach (var worker in workers)

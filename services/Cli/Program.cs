@@ -14,6 +14,7 @@ var root = new RootCommand("Offline tools of the confidence-driven LLM router: i
     EvalCommand.Create(),
     CalibrateCommand.Create(),
     PolicyCommand.Create(),
+    ClassifierCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();

@@ -21,8 +21,8 @@ public sealed class AppHostTests
         var output = appHost.Output;
         int[] ports = [Port(output, "cache"), Port(output, "postgres"), appHost.Gateway.Port];
         var children = ChildProcessIds(appHost.Process.Id);
-        Assert.True(children.Count >= 8, $"expected Redis, PostgreSQL, three workers, Scoring, Policy and the Gateway as children, found {children.Count}");
-        foreach (var service in new[] { "worker-llama3-1-8b", "worker-llama3-1-70b", "worker-gpt-4o", "scoring", "policy", "gateway" })
+        Assert.True(children.Count >= 9, $"expected Redis, PostgreSQL, three workers, Scoring, Policy, Classifier and the Gateway as children, found {children.Count}");
+        foreach (var service in new[] { "worker-llama3-1-8b", "worker-llama3-1-70b", "worker-gpt-4o", "scoring", "policy", "classifier", "gateway" })
         {
             Assert.Contains($"[apphost] {service} ", output, StringComparison.Ordinal);
         }

@@ -53,6 +53,12 @@ public sealed class RoutingEndToEndTests(PostgresFixture postgres) : IClassFixtu
         });
         Assert.All(traces, t => Assert.True(t.GetProperty("simulated").GetBoolean()));
 
+        using var hybrid = await http.PostAsJsonAsync("/v1/route", new { model = "hybrid/default", messages = new[] { new { role = "user", content = questions[1].Prompt } } });
+        var hybridTrace = await hybrid.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("hybrid", hybridTrace.GetProperty("mode").GetString());
+        Assert.True(hybridTrace.GetProperty("pre_call").GetProperty("fallback").GetBoolean());
+        Assert.Equal("llama3.1-8b", hybridTrace.GetProperty("pre_call").GetProperty("start_model").GetString());
+
         using var chat = await http.PostAsJsonAsync("/v1/chat/completions", new { model = "auto", messages = new[] { new { role = "user", content = questions[0].Prompt } } });
         Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
         var body = await chat.Content.ReadFromJsonAsync<JsonElement>();
@@ -69,10 +75,10 @@ public sealed class RoutingEndToEndTests(PostgresFixture postgres) : IClassFixtu
             await using var count = new NpgsqlCommand("SELECT count(*) FROM requests", connection);
             rows = (long)(await count.ExecuteScalarAsync())!;
         }
-        while (rows < questions.Count + 1 && clock.Elapsed < TimeSpan.FromSeconds(30));
+        while (rows < questions.Count + 2 && clock.Elapsed < TimeSpan.FromSeconds(30));
 
-        Assert.Equal(questions.Count + 1, rows);
+        Assert.Equal(questions.Count + 2, rows);
         await using var attempts = new NpgsqlCommand("SELECT count(*) FROM attempts", connection);
-        Assert.Equal(traces.Sum(t => t.GetProperty("attempts").GetArrayLength()) + body.GetProperty("router").GetProperty("stages_tried").GetArrayLength(), (long)(await attempts.ExecuteScalarAsync())!);
+        Assert.Equal(traces.Append(hybridTrace).Sum(t => t.GetProperty("attempts").GetArrayLength()) + body.GetProperty("router").GetProperty("stages_tried").GetArrayLength(), (long)(await attempts.ExecuteScalarAsync())!);
     }
 }

@@ -1,0 +1,50 @@
+using Microsoft.Extensions.Options;
+
+namespace Router.ClassifierService;
+
+/// <summary>Where the pre-call model comes from and how it runs ("Classifier" section).</summary>
+public sealed class ClassifierOptions
+{
+    public const string SectionName = "Classifier";
+
+    /// <summary>An ONNX file from `router classifier train --out`; when unset, the latest stored version is loaded from the ledger.</summary>
+    public string? ModelPath { get; set; }
+
+    /// <summary>cpu, or cuda where the GPU build of ONNX Runtime is installed.</summary>
+    public string ExecutionProvider { get; set; } = "cpu";
+
+    /// <summary>P(IK) a model needs to be worth trying, unless the request says otherwise.</summary>
+    public double MinPIk { get; set; } = 0.5;
+
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(60);
+}
+
+public sealed class ClassifierOptionsValidator : IValidateOptions<ClassifierOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ClassifierOptions options)
+    {
+        var failures = new List<string>();
+        var key = ClassifierOptions.SectionName;
+        if (options.ModelPath is { Length: > 0 } path && !File.Exists(path))
+        {
+            failures.Add($"{key}:ModelPath: '{path}' does not exist.");
+        }
+
+        if (options.ExecutionProvider is not ("cpu" or "cuda"))
+        {
+            failures.Add($"{key}:ExecutionProvider: must be cpu or cuda; got '{options.ExecutionProvider}'.");
+        }
+
+        if (double.IsNaN(options.MinPIk) || options.MinPIk is < 0 or > 1)
+        {
+            failures.Add($"{key}:MinPIk: must be in [0, 1]; got {options.MinPIk}.");
+        }
+
+        if (options.RefreshInterval <= TimeSpan.Zero)
+        {
+            failures.Add($"{key}:RefreshInterval: must be positive.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
