@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using Grpc.Net.Client;
+using Router.LocalServers;
+
+namespace Router.Benchmarks;
+
+/// <summary>A built service started as its own process on free loopback ports, as the AppHost starts it.</summary>
+public sealed class ServiceProcess : IAsyncDisposable
+{
+    private ServiceProcess(ChildProcess process, Uri http, Uri grpc) => (Process, Http, Grpc) = (process, http, grpc);
+
+    public ChildProcess Process { get; }
+
+    public Uri Http { get; }
+
+    public Uri Grpc { get; }
+
+    public GrpcChannel Channel() => GrpcChannel.ForAddress(Grpc);
+
+    public static async Task<ServiceProcess> StartAsync(Projects.IProjectMetadata project, IDictionary<string, string?> settings, CancellationToken cancellationToken)
+    {
+        var http = new Uri($"http://127.0.0.1:{FreePort.Next()}");
+        var grpc = new Uri($"http://127.0.0.1:{FreePort.Next()}");
+        var environment = new Dictionary<string, string?>(settings)
+        {
+            ["Kestrel__Endpoints__http__Url"] = http.ToString(),
+            ["Kestrel__Endpoints__grpc__Url"] = grpc.ToString(),
+            ["Kestrel__Endpoints__grpc__Protocols"] = "Http2",
+            ["Logging__LogLevel__Default"] = "Warning",
+            ["DOTNET_ENVIRONMENT"] = "Production",
+        };
+        var process = ChildProcess.Start("dotnet", [project.AssemblyPath], environment, Path.GetDirectoryName(project.AssemblyPath));
+        using var client = new HttpClient { BaseAddress = http };
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                using var response = await client.GetAsync("/alive", cancellationToken);
+                if (response.IsSuccessStatusCode)
+                {
+                    return new ServiceProcess(process, http, grpc);
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            if (clock.Elapsed > TimeSpan.FromSeconds(60) || process.Exited.IsCompleted)
+            {
+                throw new InvalidOperationException($"{Path.GetFileName(project.AssemblyPath)} did not start:\n{string.Join('\n', process.Tail)}");
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Process.StopAsync(TimeSpan.FromSeconds(10));
+        await Process.DisposeAsync();
+    }
+}
