@@ -13,7 +13,8 @@ internal static class EvalCommand
     {
         var file = new Argument<FileInfo>("file") { Description = "a traces.csv in the cascade-traces layout" };
         var bins = new Option<int>("--bins") { Description = "equal-mass bins of the ECE", DefaultValueFactory = _ => 10 };
-        var signals = new Command("signals", "Calibrate each model's confidence on split=train and measure it on split=test") { file, bins };
+        var output = new Option<DirectoryInfo?>("--out") { Description = "write histograms (right vs wrong) and reliability diagrams as SVG here" };
+        var signals = new Command("signals", "Calibrate each model's confidence on split=train and measure it on split=test") { file, bins, output };
         signals.SetAction(parse =>
         {
             var rows = AnsiConsole.Progress().Start(progress =>
@@ -58,6 +59,18 @@ internal static class EvalCommand
             }
 
             AnsiConsole.Write(table);
+            if (parse.GetValue(output) is { } directory)
+            {
+                directory.Create();
+                foreach (var row in rows.Where(r => r.Plot is not null))
+                {
+                    var name = $"{row.Benchmark}_{row.Model}";
+                    File.WriteAllText(Path.Combine(directory.FullName, name + "_histogram.svg"), SvgCharts.Histogram($"{row.Model} on {row.Benchmark}: {row.Signal}", row.Plot!.Right, row.Plot.Wrong));
+                    File.WriteAllText(Path.Combine(directory.FullName, name + "_reliability.svg"), SvgCharts.Reliability($"{row.Model} on {row.Benchmark}: reliability ({row.Calibrator})", row.Plot.RawBins, row.Plot.CalibratedBins));
+                }
+
+                AnsiConsole.MarkupLine($"wrote {rows.Count * 2} SVG charts to {Markup.Escape(directory.FullName)}");
+            }
         });
         return new Command("eval", "Evaluate signals and policies on recorded traces") { signals, Route() };
     }

@@ -18,7 +18,13 @@ public sealed record SignalEvaluationRow(
     double EceCalibrated,
     double BrierRaw,
     double BrierCalibrated,
-    string Calibrator);
+    string Calibrator)
+{
+    /// <summary>Test-split confidences (raw probability) of right and wrong answers, and the reliability bins before and after calibration.</summary>
+    public SignalPlotData? Plot { get; init; }
+}
+
+public sealed record SignalPlotData(IReadOnlyList<double> Right, IReadOnlyList<double> Wrong, IReadOnlyList<ReliabilityBin> RawBins, IReadOnlyList<ReliabilityBin> CalibratedBins);
 
 /// <summary>
 /// Fits a calibrator per model on the train split and measures it on the test split, for every
@@ -54,7 +60,14 @@ public static class SignalEvaluation
                 CalibrationMetrics.Ece(calibrated, labels, bins),
                 CalibrationMetrics.Brier(raw, labels),
                 CalibrationMetrics.Brier(calibrated, labels),
-                fit.Chosen));
+                fit.Chosen)
+            {
+                Plot = new SignalPlotData(
+                    [.. raw.Where((_, i) => labels[i])],
+                    [.. raw.Where((_, i) => !labels[i])],
+                    CalibrationMetrics.EqualMassBins(raw, labels, bins),
+                    CalibrationMetrics.EqualMassBins(calibrated, labels, bins)),
+            });
         }
 
         return rows;
