@@ -7,12 +7,12 @@ public sealed class WorkerOptions
 {
     public const string SectionName = "Worker";
 
-    public static readonly string[] Backends = ["vllm", "simulated"];
+    public static readonly string[] Backends = ["vllm", "simulated", "replay"];
 
     /// <summary>Model id as the portfolio names it (and, for vllm, as the server names it unless <see cref="BackendModel"/> is set).</summary>
     public string Model { get; set; } = string.Empty;
 
-    /// <summary>vllm | simulated.</summary>
+    /// <summary>vllm | simulated | replay.</summary>
     public string Backend { get; set; } = string.Empty;
 
     /// <summary>Base URL of the backend's OpenAI-compatible API, e.g. http://localhost:8000 (vllm).</summary>
@@ -38,6 +38,9 @@ public sealed class WorkerOptions
 
     /// <summary>Simulated backend only: sleep for the profile's latencies (false = answer at once, for benchmarks).</summary>
     public bool SimulateLatency { get; set; } = true;
+
+    /// <summary>Replay backend only: a cascade-traces traces.csv (prompts.csv beside it) or a JSONL trace file.</summary>
+    public string? TracePath { get; set; }
 }
 
 public sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
@@ -59,6 +62,11 @@ public sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
         if (options.Backend == "vllm" && options.Endpoint is not { IsAbsoluteUri: true, Scheme: "http" or "https" })
         {
             failures.Add($"{key}:Endpoint: is required for the vllm backend: the server's base URL, e.g. http://localhost:8000.");
+        }
+
+        if (options.Backend == "replay" && (string.IsNullOrWhiteSpace(options.TracePath) || !File.Exists(options.TracePath)))
+        {
+            failures.Add($"{key}:TracePath: is required for the replay backend and must exist; got '{options.TracePath}'.");
         }
 
         if (options.ContextLength <= 0)
