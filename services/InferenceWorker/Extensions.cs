@@ -35,6 +35,8 @@ internal static class Extensions
             var profile = SimulatedModelProfile.For(options.Model);
             return new SimulatedBackend(new SimulatedModel(profile, QuestionSet.Default), options.SimulateLatency, sp.GetRequiredService<TimeProvider>());
         });
+        builder.Services.AddKeyedSingleton<IInferenceBackend>("openai", (sp, _) => new OpenAiBackend(sp.GetRequiredService<IOptions<WorkerOptions>>().Value));
+        builder.Services.AddKeyedSingleton<IInferenceBackend>("azure-openai", (sp, _) => new OpenAiBackend(sp.GetRequiredService<IOptions<WorkerOptions>>().Value));
         builder.Services.AddKeyedSingleton<IInferenceBackend>("replay", (sp, _) => new ReplayBackend(sp.GetRequiredService<IOptions<WorkerOptions>>().Value));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => sp.GetRequiredKeyedService<IInferenceBackend>(sp.GetRequiredService<IOptions<WorkerOptions>>().Value.Backend));

@@ -7,12 +7,12 @@ public sealed class WorkerOptions
 {
     public const string SectionName = "Worker";
 
-    public static readonly string[] Backends = ["vllm", "simulated", "replay"];
+    public static readonly string[] Backends = ["vllm", "openai", "azure-openai", "simulated", "replay"];
 
     /// <summary>Model id as the portfolio names it (and, for vllm, as the server names it unless <see cref="BackendModel"/> is set).</summary>
     public string Model { get; set; } = string.Empty;
 
-    /// <summary>vllm | simulated | replay.</summary>
+    /// <summary>vllm | openai | azure-openai | simulated | replay.</summary>
     public string Backend { get; set; } = string.Empty;
 
     /// <summary>Base URL of the backend's OpenAI-compatible API, e.g. http://localhost:8000 (vllm).</summary>
@@ -59,9 +59,14 @@ public sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
             failures.Add($"{key}:Backend: '{options.Backend}' is not a backend; use one of {string.Join(", ", WorkerOptions.Backends)}.");
         }
 
-        if (options.Backend == "vllm" && options.Endpoint is not { IsAbsoluteUri: true, Scheme: "http" or "https" })
+        if (options.Backend is "vllm" or "azure-openai" && options.Endpoint is not { IsAbsoluteUri: true, Scheme: "http" or "https" })
         {
-            failures.Add($"{key}:Endpoint: is required for the vllm backend: the server's base URL, e.g. http://localhost:8000.");
+            failures.Add($"{key}:Endpoint: is required for the {options.Backend} backend: e.g. http://localhost:8000 (vLLM) or https://<resource>.openai.azure.com/openai/v1/ (Azure OpenAI).");
+        }
+
+        if (options.Backend is "openai" or "azure-openai" && string.IsNullOrEmpty(options.ApiKey) && options.Endpoint?.IsLoopback != true)
+        {
+            failures.Add($"{key}:ApiKey: is required for the {options.Backend} backend (set Worker__ApiKey from a secret store).");
         }
 
         if (options.Backend == "replay" && (string.IsNullOrWhiteSpace(options.TracePath) || !File.Exists(options.TracePath)))

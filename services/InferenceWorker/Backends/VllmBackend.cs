@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -240,7 +239,7 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
 
             var detail = await ErrorDetailAsync(response, cancellationToken);
             var status = response.StatusCode;
-            if (IsRetryable(status) && attempt < options.MaxRetries)
+            if (BackendErrors.IsRetryable(status) && attempt < options.MaxRetries)
             {
                 var delay = Backoff(attempt, response.Headers.RetryAfter?.Delta);
                 response.Dispose();
@@ -250,22 +249,9 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
             }
 
             response.Dispose();
-            throw status switch
-            {
-                HttpStatusCode.TooManyRequests => Status(StatusCode.ResourceExhausted, $"is rate limiting (429): {detail}"),
-                HttpStatusCode.BadRequest when detail.Contains("context length", StringComparison.OrdinalIgnoreCase) || detail.Contains("maximum context", StringComparison.OrdinalIgnoreCase)
-                    => Status(StatusCode.InvalidArgument, $"rejected the prompt as longer than the model's context length: {detail}"),
-                HttpStatusCode.BadRequest or HttpStatusCode.UnprocessableEntity => Status(StatusCode.InvalidArgument, $"rejected the request ({(int)status}): {detail}"),
-                HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => Status(StatusCode.PermissionDenied, $"refused the credentials ({(int)status}); check Worker:ApiKey: {detail}"),
-                HttpStatusCode.NotFound => Status(StatusCode.NotFound, $"does not serve model '{BackendModel}' (404); check Worker:BackendModel: {detail}"),
-                _ when (int)status >= 500 => Status(StatusCode.Unavailable, $"failed with {(int)status}: {detail}"),
-                _ => Status(StatusCode.Internal, $"answered {(int)status}: {detail}"),
-            };
+            throw BackendErrors.FromHttp(Name, options.Endpoint, BackendModel, status, detail);
         }
     }
-
-    private static bool IsRetryable(HttpStatusCode status) =>
-        status is HttpStatusCode.TooManyRequests or HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout;
 
     private static TimeSpan Backoff(int attempt, TimeSpan? retryAfter) =>
         retryAfter is { } wait && wait < TimeSpan.FromSeconds(10)
@@ -369,7 +355,7 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
     /// <summary>vLLM writes -inf as a very negative number or, in some versions, as null for tokens outside the vocabulary mask.</summary>
     private static double Logprob(JsonNode? value) => value is null ? double.NegativeInfinity : value.GetValue<double>();
 
-    private RpcException Status(StatusCode code, string cause) => new(new Status(code, $"vllm backend at {options.Endpoint} {cause}"));
+    private RpcException Status(StatusCode code, string cause) => BackendErrors.Status(Name, options.Endpoint, code, cause);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "vllm call failed before any output (attempt {Attempt}): {Cause}; retrying")]
     private static partial void LogRetry(ILogger logger, int attempt, string cause);
