@@ -15,6 +15,7 @@ app.MapModelsApi();
 app.MapChatCompletionsApi();
 app.MapFeedbackApi();
 app.MapAdminApi();
+app.MapReportsApi();
 
 app.Run();
 

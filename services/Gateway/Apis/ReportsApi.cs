@@ -1,0 +1,81 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Router.Gateway.Routing;
+using Router.Ledger.Reports;
+
+namespace Router.Gateway.Apis;
+
+/// <summary>What the router saved and at what accuracy price: JSON and CSV for finance, and a page with charts.</summary>
+public static class ReportsApi
+{
+    private static readonly Lazy<string> Page = new(() =>
+    {
+        using var stream = typeof(ReportsApi).Assembly.GetManifestResourceStream("Router.Gateway.Reports.report.html")
+            ?? throw new InvalidOperationException("The report page is missing from the assembly.");
+        return new StreamReader(stream).ReadToEnd();
+    });
+
+    public static IEndpointRouteBuilder MapReportsApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGroup("/v1/reports").WithTags("Reports").MapGet("/costs", CostsAsync).WithName("CostReport");
+        app.MapGet("/reports", () => Results.Content(Page.Value, "text/html; charset=utf-8")).ExcludeFromDescription();
+        return app;
+    }
+
+    internal static async Task<IResult> CostsAsync(HttpContext context, NpgsqlDataSource ledger, TimeProvider time, IOptions<JsonOptions> json, string? from, string? to, string? groupBy, string? format, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var end = now.AddTicks(1);
+        if (to is not null && !TryParse(to, out end))
+        {
+            return OpenAiError.BadRequest($"to must be an ISO 8601 date or time (e.g. 2026-11-30 or 2026-11-30T12:00:00Z); got '{to}'.", "to");
+        }
+
+        var start = end.AddDays(-30);
+        if (from is not null && !TryParse(from, out start))
+        {
+            return OpenAiError.BadRequest($"from must be an ISO 8601 date or time (e.g. 2026-11-01); got '{from}'.", "from");
+        }
+
+        if (start >= end)
+        {
+            return OpenAiError.BadRequest($"from ({start:O}) must be before to ({end:O}).", "from");
+        }
+
+        if (end - start > TimeSpan.FromDays(366))
+        {
+            return OpenAiError.BadRequest("The range from..to may span at most 366 days.", "to");
+        }
+
+        var grouping = ReportGrouping.Day;
+        if (groupBy is not null && !Enum.TryParse(groupBy, ignoreCase: true, out grouping) || !Enum.IsDefined(grouping))
+        {
+            return OpenAiError.BadRequest($"groupBy must be one of day, team, model, policy; got '{groupBy}'.", "groupBy");
+        }
+
+        if (format is not (null or "json" or "csv"))
+        {
+            return OpenAiError.BadRequest($"format must be json or csv; got '{format}'.", "format");
+        }
+
+        CostReport report;
+        try
+        {
+            report = await new CostReportQuery(ledger).RunAsync(start, end, grouping, cancellationToken);
+        }
+        catch (NpgsqlException)
+        {
+            return OpenAiError.Result(StatusCodes.Status503ServiceUnavailable, "Reports need the ledger database, which is unreachable. Retry shortly.", "api_error", null, "ledger_unavailable");
+        }
+
+        var csv = format == "csv" || (format is null && context.Request.Headers.Accept.ToString().Contains("text/csv", StringComparison.OrdinalIgnoreCase));
+        return csv
+            ? Results.Text(CostReportQuery.ToCsv(report), "text/csv; charset=utf-8")
+            : Results.Json(report, json.Value.SerializerOptions);
+    }
+
+    private static bool TryParse(string text, out DateTimeOffset value) =>
+        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out value);
+}
