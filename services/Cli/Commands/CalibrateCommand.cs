@@ -3,7 +3,9 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Router.Domain.Evaluation;
 using Router.Domain.Traces;
+using Npgsql;
 using Router.Ledger;
+using Router.Ledger.Reports;
 using Spectre.Console;
 
 namespace Router.Cli.Commands;
@@ -13,14 +15,38 @@ internal static class CalibrateCommand
 {
     public static Command Create()
     {
-        var file = new Argument<FileInfo>("file") { Description = "a traces.csv in the cascade-traces layout (split=train rows are used)" };
+        var file = new Argument<FileInfo?>("file") { Description = "a traces.csv in the cascade-traces layout (split=train rows are used)", Arity = ArgumentArity.ZeroOrOne };
         var connection = new Option<string>("--connection") { Description = "PostgreSQL connection string of the ledger", Required = true };
-        var command = new Command("calibrate", "Fit per-model (and per task family) calibrators and store them as new versions in the ledger") { file, connection };
+        var fromLedger = new Option<bool>("--from-ledger") { Description = "fit on the ledger's answers that callers labelled with POST /v1/feedback instead of a file" };
+        var command = new Command("calibrate", "Fit per-model (and per task family) calibrators and store them as new versions in the ledger") { file, connection, fromLedger };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var path = parse.GetRequiredValue(file);
-            using var reader = path.OpenText();
-            var fitted = CalibrationFitting.FromTraces(CascadeTrace.ReadCsv(reader).ToList());
+            IReadOnlyList<FittedCalibrator> fitted;
+            string source;
+            if (parse.GetValue(fromLedger))
+            {
+                await using var ledger = NpgsqlDataSource.Create(parse.GetRequiredValue(connection));
+                var labelled = await LabelledAttempts.ReadAsync(ledger, cancellationToken);
+                fitted = CalibrationFitting.FromLabelledSignals(labelled.Select(a => (a.Model, a.Signals, a.Correct)));
+                source = "ledger feedback";
+            }
+            else if (parse.GetValue(file) is { } path)
+            {
+                using var reader = path.OpenText();
+                fitted = CalibrationFitting.FromTraces(CascadeTrace.ReadCsv(reader).ToList());
+                source = path.FullName;
+            }
+            else
+            {
+                AnsiConsole.MarkupLine("[red]Give a traces file or --from-ledger.[/]");
+                return 2;
+            }
+
+            if (fitted.Count == 0)
+            {
+                AnsiConsole.MarkupLine($"[yellow]No model has enough labelled answers (at least {CalibrationFitting.MinimumLabels}) in {Markup.Escape(source)}.[/]");
+                return 1;
+            }
 
             await using var services = new ServiceCollection().AddLedger(parse.GetRequiredValue(connection)).BuildServiceProvider();
             await services.MigrateLedgerAsync(cancellationToken);
@@ -28,7 +54,7 @@ internal static class CalibrateCommand
             var table = new Table().AddColumns("calibrator", "signal", "kind", "train answers", "CV Brier+ECE", "version");
             foreach (var calibrator in fitted)
             {
-                var provenance = JsonSerializer.Serialize(new { source = path.FullName, split = "train", answers = calibrator.Answers, fitted_by = "router calibrate" });
+                var provenance = JsonSerializer.Serialize(new { source, answers = calibrator.Answers, fitted_by = "router calibrate" });
                 var saved = await store.SaveNewVersionAsync(ArtifactKinds.Calibrator, calibrator.Name, calibrator.Artifact.ToJson(), provenance, cancellationToken);
                 table.AddRow(
                     calibrator.Name,
@@ -40,6 +66,7 @@ internal static class CalibrateCommand
             }
 
             AnsiConsole.Write(table);
+            return 0;
         });
         return command;
     }

@@ -105,6 +105,25 @@ public static class CalibrationFitting
         return fitted;
     }
 
+    /// <summary>Labels a model needs before a calibrator is fitted for it from production feedback.</summary>
+    public const int MinimumLabels = 30;
+
+    /// <summary>
+    /// One general calibrator per model from labelled production answers, on the signal the
+    /// Scoring service calibrates without a task family (the geometric-mean probability).
+    /// </summary>
+    public static IReadOnlyList<FittedCalibrator> FromLabelledSignals(IEnumerable<(string Model, IReadOnlyDictionary<string, double> Signals, bool Correct)> answers) =>
+        [.. answers
+            .Where(a => a.Signals.ContainsKey(SignalNames.GeometricMeanProbability))
+            .GroupBy(a => a.Model)
+            .Where(g => g.Count() >= MinimumLabels)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g =>
+            {
+                var fit = CalibratorFitter.Fit([.. g.Select(a => a.Signals[SignalNames.GeometricMeanProbability])], [.. g.Select(a => a.Correct)]);
+                return new FittedCalibrator(g.Key, new CalibratorArtifact(SignalNames.GeometricMeanProbability, fit.Calibrator), g.Count(), fit.CrossValidatedLoss.GetValueOrDefault(fit.Chosen, double.NaN));
+            })];
+
     private static FittedCalibrator Fit(string name, string signal, List<CascadeTrace> answers)
     {
         var fit = CalibratorFitter.Fit([.. answers.Select(SignalEvaluation.RawProbability)], [.. answers.Select(t => t.Correct)]);
