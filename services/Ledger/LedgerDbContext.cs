@@ -15,6 +15,8 @@ public sealed class LedgerDbContext(DbContextOptions<LedgerDbContext> options) :
 
     public DbSet<FeedbackLabel> Feedback => Set<FeedbackLabel>();
 
+    public DbSet<DailyRollup> DailyRollups => Set<DailyRollup>();
+
     public DbSet<Team> Teams => Set<Team>();
 
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
@@ -85,6 +87,16 @@ public sealed class LedgerDbContext(DbContextOptions<LedgerDbContext> options) :
 
             // Calibration refits read every attempt of one model that has feedback.
             attempt.HasIndex(a => a.Model);
+        });
+
+        modelBuilder.Entity<DailyRollup>(rollup =>
+        {
+            rollup.ToTable("daily_rollups");
+            rollup.HasKey(r => new { r.Day, r.TeamId, r.Policy, r.FinalModel });
+            rollup.Property(r => r.Policy).HasMaxLength(200);
+            rollup.Property(r => r.FinalModel).HasMaxLength(128);
+            rollup.Property(r => r.CostUsd).HasPrecision(18, 8);
+            rollup.Property(r => r.CounterfactualCostUsd).HasPrecision(18, 8);
         });
 
         modelBuilder.Entity<FeedbackLabel>(feedback =>

@@ -61,6 +61,9 @@ public sealed class LedgerRecordingTests
 
         await using var db = await services.GetRequiredService<IDbContextFactory<LedgerDbContext>>().CreateDbContextAsync();
         Assert.Equal((50, 100), (await db.Requests.CountAsync(), await db.Attempts.CountAsync()));
+        var rollup = await db.DailyRollups.SingleAsync();
+        Assert.Equal((50L, 100L, 50 * 0.0123m), (rollup.Requests, rollup.Attempts, rollup.CostUsd));
+        Assert.Equal(DateOnly.FromDateTime(DateTime.UtcNow), rollup.Day);
     }
 
     [Fact]

@@ -32,6 +32,21 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource)
         WHERE request_id = ANY(@inserted)
         """;
 
+    // Only the requests this batch inserted are added, so a re-sent batch does not count twice.
+    private const string Rollup = """
+        INSERT INTO daily_rollups (day, team_id, policy, final_model, requests, failed, cost_usd, counterfactual_cost_usd, attempts)
+        SELECT (received_at AT TIME ZONE 'UTC')::date, COALESCE(team_id, '00000000-0000-0000-0000-000000000000'), policy, COALESCE(final_model, ''),
+               count(*), count(*) FILTER (WHERE error IS NOT NULL), sum(cost_usd), sum(counterfactual_cost_usd), sum(stages)
+        FROM requests WHERE id = ANY(@inserted)
+        GROUP BY 1, 2, 3, 4
+        ON CONFLICT (day, team_id, policy, final_model) DO UPDATE SET
+            requests = daily_rollups.requests + EXCLUDED.requests,
+            failed = daily_rollups.failed + EXCLUDED.failed,
+            cost_usd = daily_rollups.cost_usd + EXCLUDED.cost_usd,
+            counterfactual_cost_usd = daily_rollups.counterfactual_cost_usd + EXCLUDED.counterfactual_cost_usd,
+            attempts = daily_rollups.attempts + EXCLUDED.attempts
+        """;
+
     /// <summary>Writes the batch; returns how many requests were new.</summary>
     public async Task<int> WriteAsync(IReadOnlyList<RoutedRequest> batch, CancellationToken cancellationToken)
     {
@@ -93,6 +108,13 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource)
             p.Add(Array("error", NpgsqlDbType.Text, attempts.Select(a => a.Error)));
             p.Add(Array("inserted", NpgsqlDbType.Text, inserted));
             await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        if (inserted.Count > 0)
+        {
+            await using var rollup = new NpgsqlCommand(Rollup, connection, transaction);
+            rollup.Parameters.Add(Array("inserted", NpgsqlDbType.Text, inserted));
+            await rollup.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);
