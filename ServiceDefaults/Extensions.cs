@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -20,6 +21,16 @@ public static class Extensions
     public const string HealthEndpointPath = "/health";
     public const string AlivenessEndpointPath = "/alive";
     public const string LiveTag = "live";
+
+    /// <summary>
+    /// A connection string the service cannot run without, or a start-up error saying how to provide
+    /// it (the AppHost wires every one as ConnectionStrings__&lt;name&gt;).
+    /// </summary>
+    public static string RequiredConnectionString(this IConfiguration configuration, string name) =>
+        configuration.GetConnectionString(name) is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException(
+                $"ConnectionStrings:{name} is not set. Run the system with 'dotnet run --project AppHost', or set ConnectionStrings__{name}.");
 
     /// <summary>Meters of the router's own services, exported beside the framework's.</summary>
     public const string RouterMeterPrefix = "Router.";

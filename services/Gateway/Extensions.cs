@@ -48,8 +48,8 @@ internal static class Extensions
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<PortfolioOptions>, PortfolioOptionsValidator>();
 
-        var cache = RequiredConnectionString(builder.Configuration, CacheConnectionName);
-        var ledger = RequiredConnectionString(builder.Configuration, LedgerConnectionName);
+        var cache = builder.Configuration.RequiredConnectionString(CacheConnectionName);
+        var ledger = builder.Configuration.RequiredConnectionString(LedgerConnectionName);
 
         // abortConnect=false: the Gateway starts and serves while Redis is down, and reconnects by itself.
         builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(cache + ",abortConnect=false,connectTimeout=2000"));
@@ -66,11 +66,6 @@ internal static class Extensions
             .AddCheck<LedgerShipper>(LedgerJournalCheckName);
     }
 
-    private static string RequiredConnectionString(IConfiguration configuration, string name) =>
-        configuration.GetConnectionString(name) is { Length: > 0 } value
-            ? value
-            : throw new InvalidOperationException(
-                $"ConnectionStrings:{name} is not set. Run the system with 'dotnet run --project AppHost', or set ConnectionStrings__{name}.");
 }
 
 /// <summary>Where the Gateway journals ledger rows while they wait for PostgreSQL ("Ledger" section).</summary>

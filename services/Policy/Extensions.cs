@@ -8,9 +8,7 @@ internal static class Extensions
 {
     public static void AddPolicyService(this IHostApplicationBuilder builder)
     {
-        var ledger = builder.Configuration.GetConnectionString("ledger") is { Length: > 0 } value
-            ? value
-            : throw new InvalidOperationException("ConnectionStrings:ledger is not set. Run the system with 'dotnet run --project AppHost', or set ConnectionStrings__ledger.");
+        var ledger = builder.Configuration.RequiredConnectionString("ledger");
 
         builder.Services.AddGrpc();
         builder.Services.AddLedger(ledger);

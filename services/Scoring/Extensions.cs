@@ -8,8 +8,8 @@ internal static class Extensions
 {
     public static void AddScoring(this IHostApplicationBuilder builder)
     {
-        var cache = Required(builder.Configuration, "cache");
-        var ledger = Required(builder.Configuration, "ledger");
+        var cache = builder.Configuration.RequiredConnectionString("cache");
+        var ledger = builder.Configuration.RequiredConnectionString("ledger");
 
         builder.Services.AddGrpc();
         builder.Services.AddLedger(ledger);
@@ -25,8 +25,4 @@ internal static class Extensions
             .AddNpgSql(ledger, name: "ledger", failureStatus: HealthStatus.Degraded, timeout: TimeSpan.FromSeconds(3));
     }
 
-    private static string Required(IConfiguration configuration, string name) =>
-        configuration.GetConnectionString(name) is { Length: > 0 } value
-            ? value
-            : throw new InvalidOperationException($"ConnectionStrings:{name} is not set. Run the system with 'dotnet run --project AppHost', or set ConnectionStrings__{name}.");
 }

@@ -14,6 +14,9 @@ public sealed class ScoringService(CalibratorRegistry calibrators, ScoreCache ca
 {
     private const string Uncalibrated = "none";
 
+    // Channels multiplex calls over HTTP/2; one per worker avoids a connection set-up per score.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, GrpcChannel> WorkerChannels = new(StringComparer.Ordinal);
+
     public override async Task<ScoreAttemptResponse> ScoreAttempt(ScoreAttemptRequest request, ServerCallContext context)
     {
         Validate(request);
@@ -77,8 +80,7 @@ public sealed class ScoringService(CalibratorRegistry calibrators, ScoreCache ca
         var service = ServiceNames.Worker(request.Model);
         var address = configuration[ServiceNames.GrpcAddressKey(service)]
             ?? throw new RpcException(new Status(StatusCode.FailedPrecondition, $"options.p_true/p_ik need the model's worker, but {ServiceNames.GrpcAddressKey(service)} is not configured."));
-        using var channel = GrpcChannel.ForAddress(address);
-        var worker = new Inference.InferenceClient(channel);
+        var worker = new Inference.InferenceClient(WorkerChannels.GetOrAdd(address, GrpcChannel.ForAddress));
         var question = string.Join("\n", request.Messages.Select(m => m.Content));
         (double, double)? verification = null;
         double? know = null;

@@ -46,7 +46,7 @@ internal static class PolicyCommand
                 calibrated ? held : traces,
                 parse.GetRequiredValue(benchmark),
                 models,
-                calibrated ? t => calibrators[t.Model].Calibrate(SignalEvaluation.RawProbability(t)) : null);
+                calibrated ? t => calibrators[t.Model].Calibrate(t.RawProbability) : null);
             if (data.Queries == 0)
             {
                 AnsiConsole.MarkupLine($"[red]No query of {parse.GetRequiredValue(benchmark)} has answers from every model of {string.Join(">", models)}.[/]");

@@ -44,8 +44,8 @@ public static class SignalEvaluation
                 continue;
             }
 
-            var fit = CalibratorFitter.Fit([.. train.Select(RawProbability)], [.. train.Select(t => t.Correct)]);
-            var raw = test.Select(RawProbability).ToArray();
+            var fit = CalibratorFitter.Fit([.. train.Select(t => t.RawProbability)], [.. train.Select(t => t.Correct)]);
+            var raw = test.Select(t => t.RawProbability).ToArray();
             var calibrated = raw.Select(fit.Calibrator.Calibrate).ToArray();
             var labels = test.Select(t => t.Correct).ToArray();
             rows.Add(new SignalEvaluationRow(
@@ -72,8 +72,6 @@ public static class SignalEvaluation
 
         return rows;
     }
-
-    public static double RawProbability(CascadeTrace trace) => double.IsNegativeInfinity(trace.RawConfidence) ? 0 : Math.Exp(trace.RawConfidence);
 }
 
 /// <summary>A calibrator fitted from traces, ready to store: its name, payload and what it was fitted on.</summary>
@@ -126,7 +124,7 @@ public static class CalibrationFitting
 
     private static FittedCalibrator Fit(string name, string signal, List<CascadeTrace> answers)
     {
-        var fit = CalibratorFitter.Fit([.. answers.Select(SignalEvaluation.RawProbability)], [.. answers.Select(t => t.Correct)]);
+        var fit = CalibratorFitter.Fit([.. answers.Select(t => t.RawProbability)], [.. answers.Select(t => t.Correct)]);
         return new FittedCalibrator(name, new CalibratorArtifact(signal, fit.Calibrator), answers.Count, fit.CrossValidatedLoss.GetValueOrDefault(fit.Chosen, double.NaN));
     }
 }

@@ -72,7 +72,7 @@ public sealed class ChainData
     /// </summary>
     public static ChainData FromTraces(IEnumerable<CascadeTrace> traces, string benchmark, IReadOnlyList<string> chain, Func<CascadeTrace, double>? confidence = null)
     {
-        var probability = confidence ?? (t => double.IsNegativeInfinity(t.RawConfidence) ? 0 : Math.Exp(t.RawConfidence));
+        var probability = confidence ?? (t => t.RawProbability);
         var byQuery = traces
             .Where(t => t.Benchmark == benchmark && chain.Contains(t.Model))
             .GroupBy(t => (t.Split, t.QueryIndex))

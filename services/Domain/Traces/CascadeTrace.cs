@@ -23,6 +23,9 @@ public sealed record CascadeTrace(
     double CostUsd,
     double LatencyMs)
 {
+    /// <summary>exp(<see cref="RawConfidence"/>): the raw probability calibrators start from; 0 where extraction failed (-infinity).</summary>
+    public double RawProbability => double.IsNegativeInfinity(RawConfidence) ? 0 : Math.Exp(RawConfidence);
+
     public static readonly string[] Columns =
     [
         "benchmark", "split", "query_idx", "chain", "model", "answer", "correct", "raw_confidence",

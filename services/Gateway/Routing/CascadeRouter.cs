@@ -245,7 +245,7 @@ public sealed partial class CascadeRouter(
             LogStageFailure(logger, model.Name, e.StatusCode, e.Status.Detail);
             return null;
         }
-        catch (InvalidOperationException e) when (e.Message.Contains(ServiceChannels.AddressKey(model.WorkerService), StringComparison.Ordinal))
+        catch (InvalidOperationException e) when (e.Message.Contains(ServiceNames.GrpcAddressKey(model.WorkerService), StringComparison.Ordinal))
         {
             attempt.Error = e.Message;
             return null;
@@ -330,12 +330,9 @@ public sealed partial class CascadeRouter(
         }
     }
 
-    /// <summary>exp(mean token log-prob); the signal every calibrator starts from, usable without the Scoring service.</summary>
-    internal static double RawConfidence(IEnumerable<TokenLogprob> tokens)
-    {
-        var finite = tokens.Select(t => t.Logprob).Where(double.IsFinite).ToList();
-        return finite.Count == 0 ? 0 : Math.Exp(finite.Average());
-    }
+    /// <summary>exp(mean token log-prob), computed as the Scoring service does; 0 for an empty answer.</summary>
+    private static double RawConfidence(IEnumerable<TokenLogprob> tokens) =>
+        Router.Domain.Signals.TokenSignals.MeanLogprob([.. tokens.Select(t => t.Logprob)]) is var mean && double.IsNaN(mean) ? 0 : Math.Exp(mean);
 
     private async Task DecideAsync(ValidatedChatRequest request, RoutingTrace trace, AttemptTrace attempt, double elapsedMs, decimal nextCost, CancellationToken cancellationToken)
     {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Grpc.Net.Client;
+using Router.Contracts;
 
 namespace Router.Gateway.Routing;
 
@@ -12,15 +13,13 @@ public sealed class ServiceChannels(IConfiguration configuration) : IDisposable
 {
     private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
 
-    public static string AddressKey(string service) => Router.Contracts.ServiceNames.GrpcAddressKey(service);
-
     public static Uri? Address(IConfiguration configuration, string service) =>
-        Uri.TryCreate(configuration[AddressKey(service)], UriKind.Absolute, out var uri) ? uri : null;
+        Uri.TryCreate(configuration[ServiceNames.GrpcAddressKey(service)], UriKind.Absolute, out var uri) ? uri : null;
 
     public GrpcChannel For(string service) => _channels.GetOrAdd(service, name =>
     {
         var address = Address(configuration, name)
-            ?? throw new InvalidOperationException($"{AddressKey(name)} is not configured: the Gateway cannot reach '{name}'.");
+            ?? throw new InvalidOperationException($"{ServiceNames.GrpcAddressKey(name)} is not configured: the Gateway cannot reach '{name}'.");
         return GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
             HttpHandler = new SocketsHttpHandler

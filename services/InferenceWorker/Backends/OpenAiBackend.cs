@@ -131,17 +131,13 @@ public sealed class OpenAiBackend : IInferenceBackend
         generate.Messages.AddRange(request.Messages);
         var response = await GenerateAsync(generate, cancellationToken);
         var first = response.Tokens.FirstOrDefault() ?? throw Status(StatusCode.Internal, "returned no token to score");
-        var alternatives = first.TopLogprobs.Count > 0 ? first.TopLogprobs.ToList() : [new TokenAlternative { Token = first.Token, Logprob = first.Logprob }];
-        var floor = alternatives.Min(a => a.Logprob);
-        var result = new ScoreResponse { Model = Info.Model, Usage = response.Usage, Latency = new BackendLatency { TotalMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds } };
-        foreach (var candidate in request.Candidates)
+        return new ScoreResponse
         {
-            var match = alternatives.FirstOrDefault(a => a.Token.Trim() == candidate.Trim())
-                ?? alternatives.FirstOrDefault(a => string.Equals(a.Token.Trim(), candidate.Trim(), StringComparison.OrdinalIgnoreCase));
-            result.Candidates.Add(new CandidateScore { Candidate = candidate, Logprob = match?.Logprob ?? floor, InTopLogprobs = match is not null });
-        }
-
-        return result;
+            Model = Info.Model,
+            Candidates = { CandidateScores.From(first, request.Candidates) },
+            Usage = response.Usage,
+            Latency = new BackendLatency { TotalMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds },
+        };
     }
 
     private static ChatHistory History(IEnumerable<ChatMessage> messages, string prompt)

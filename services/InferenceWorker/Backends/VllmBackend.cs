@@ -128,22 +128,13 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         var json = await ReadJsonAsync(response, cancellationToken);
         var first = Tokens(FirstChoice(json), chat, MaxTopLogprobs).FirstOrDefault()
             ?? throw Status(StatusCode.Internal, "returned no token to score");
-        var alternatives = first.TopLogprobs.Count > 0 ? first.TopLogprobs.ToList() : [new TokenAlternative { Token = first.Token, Logprob = first.Logprob }];
-        var floor = alternatives.Min(a => a.Logprob);
-        var result = new ScoreResponse
+        return new ScoreResponse
         {
             Model = options.Model,
+            Candidates = { CandidateScores.From(first, request.Candidates) },
             Usage = Usage(json) ?? new TokenUsage(),
             Latency = new BackendLatency { TotalMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds },
         };
-        foreach (var candidate in request.Candidates)
-        {
-            var match = alternatives.FirstOrDefault(a => a.Token == candidate || a.Token.Trim() == candidate.Trim())
-                ?? alternatives.FirstOrDefault(a => string.Equals(a.Token.Trim(), candidate.Trim(), StringComparison.OrdinalIgnoreCase));
-            result.Candidates.Add(new CandidateScore { Candidate = candidate, Logprob = match?.Logprob ?? floor, InTopLogprobs = match is not null });
-        }
-
-        return result;
     }
 
     private JsonObject Body(GenerateRequest request, bool chat, bool stream)
