@@ -33,6 +33,13 @@ internal static class Extensions
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<RoutingOptions>, RoutingOptionsValidator>();
         builder.Services.AddSingleton<ServiceChannels>();
+        builder.Services.AddSingleton<PolicyDescriptions>();
+        builder.Services.AddSingleton<WorkerCircuits>();
+        builder.Services.AddSingleton<ResponseCache>();
+        builder.Services.AddOptions<ResponseCacheOptions>()
+            .Bind(builder.Configuration.GetSection(ResponseCacheOptions.SectionName))
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<ResponseCacheOptions>, ResponseCacheOptionsValidator>();
         builder.Services.AddSingleton<CascadeRouter>();
         builder.Services.AddSingleton<LedgerRecorder>();
 

@@ -9,13 +9,14 @@ namespace Router.Benchmarks;
 /// <summary>
 /// The whole routed path (Gateway -> worker -> Scoring -> Policy -> ledger journal) with
 /// zero-latency simulated workers, against a direct gRPC call to the same worker: the router's
-/// overhead at concurrency 1, 32 and 128, the sustained rate, and each service's peak memory.
+/// overhead at concurrency 1, 32 and 128 on the full path and on response-cache hits, the
+/// sustained rate and its errors, each hop's cost from the traces, and each service's peak memory.
 /// </summary>
 public sealed class RouterBenchmark : IBenchmark
 {
     public string Name => "router";
 
-    public string Description => "router overhead versus a direct worker call (c = 1, 32, 128), sustained requests/s, peak memory per service";
+    public string Description => "router overhead versus a direct worker call (c = 1, 32, 128; full path and cache hits), sustained requests/s and errors, cost per hop, peak memory per service";
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -48,6 +49,7 @@ public sealed class RouterBenchmark : IBenchmark
             ["Access__Mode"] = "Open",
             ["Ledger__Directory"] = Path.Combine(state, "journal-" + Guid.NewGuid().ToString("N")),
             ["Routing__DefaultPolicy"] = "single",
+            ["ResponseCache__Enabled"] = "true",
             ["services__scoring__grpc__0"] = scoring.Grpc.ToString(),
             ["services__policy__grpc__0"] = policy.Grpc.ToString(),
             ["services__worker-llama3-1-8b__grpc__0"] = worker.Grpc.ToString(),
@@ -60,38 +62,48 @@ public sealed class RouterBenchmark : IBenchmark
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = gateway.Http };
             const string Question = "Which planet is known as the Red Planet? A) Venus B) Mars C) Jupiter D) Saturn";
             var grpcRequest = new GenerateRequest { Messages = { new ChatMessage { Role = "user", Content = Question } }, TopLogprobs = 5, MaxTokens = 512 };
-            var body = JsonSerializer.Serialize(new { model = "auto", messages = new[] { new { role = "user", content = Question } } });
+            var errors = 0;
 
+            // Every full-path call asks a question never asked before, so neither the response cache
+            // nor the score cache can answer it; the cached path asks one question again and again.
+            var asked = 0;
             Func<int, Task> viaWorker = async _ => await direct.GenerateAsync(grpcRequest, cancellationToken: cancellationToken);
-            Func<int, Task> viaRouter = async _ =>
+            Func<int, Task> fullPath = async _ =>
             {
-                using var response = await http.PostAsync("v1/chat/completions", new StringContent(body, System.Text.Encoding.UTF8, "application/json"), cancellationToken);
-                response.EnsureSuccessStatusCode();
-                await response.Content.ReadAsByteArrayAsync(cancellationToken);
+                if (!await PostAsync(http, "v1/chat/completions", $"{Question} (#{Interlocked.Increment(ref asked)})", cancellationToken))
+                {
+                    Interlocked.Increment(ref errors);
+                }
+            };
+            Func<int, Task> cachedPath = async _ =>
+            {
+                if (!await PostAsync(http, "v1/chat/completions", Question, cancellationToken))
+                {
+                    Interlocked.Increment(ref errors);
+                }
             };
 
             await LatencyStats.MeasureAsync(8, 500, viaWorker, cancellationToken);
-            await LatencyStats.MeasureAsync(8, 500, viaRouter, cancellationToken);
-            Console.WriteLine($"{"concurrency",11} {"path",-22} {"calls",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"req/s",8}");
+            await LatencyStats.MeasureAsync(8, 500, fullPath, cancellationToken);
+            await LatencyStats.MeasureAsync(8, 500, cachedPath, cancellationToken);
+            errors = 0;
+            Console.WriteLine($"{"concurrency",11} {"path",-30} {"calls",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"req/s",8}");
             foreach (var concurrency in new[] { 1, 32, 128 })
             {
                 var calls = concurrency == 1 ? 1000 : 4000;
-                var started = System.Diagnostics.Stopwatch.StartNew();
-                var baseline = await LatencyStats.MeasureAsync(concurrency, calls, viaWorker, cancellationToken);
-                var baselineRate = calls / started.Elapsed.TotalSeconds;
-                started.Restart();
-                var routed = await LatencyStats.MeasureAsync(concurrency, calls, viaRouter, cancellationToken);
-                var routedRate = calls / started.Elapsed.TotalSeconds;
+                var (baseline, baselineRate) = await TimedAsync(concurrency, calls, viaWorker, cancellationToken);
+                var (routed, routedRate) = await TimedAsync(concurrency, calls, fullPath, cancellationToken);
+                var (cached, cachedRate) = await TimedAsync(concurrency, calls, cachedPath, cancellationToken);
                 Print(concurrency, "direct worker gRPC", baseline, baselineRate);
-                Print(concurrency, "routed (Gateway)", routed, routedRate);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{concurrency,11} {"overhead (routed-direct)",-22} {"",6} {routed.P50Ms - baseline.P50Ms,8:F3} {routed.P95Ms - baseline.P95Ms,8:F3} {routed.P99Ms - baseline.P99Ms,8:F3}"));
+                Print(concurrency, "routed, full path", routed, routedRate);
+                Print(concurrency, "routed, response-cache hit", cached, cachedRate);
+                PrintOverhead(concurrency, "overhead, full path", routed, baseline);
+                PrintOverhead(concurrency, "overhead, cache hit", cached, baseline);
             }
 
-            var trace = await http.PostAsJsonAsync("v1/route", new { model = "auto", messages = new[] { new { role = "user", content = Question } } }, cancellationToken);
-            var routedTrace = await trace.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
-            var total = routedTrace.GetProperty("latency_ms").GetDouble();
-            var workerHop = routedTrace.GetProperty("attempts")[0].GetProperty("latency_ms").GetDouble();
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"one routed request: {total:F2} ms in the router, of which the worker call {workerHop:F2} ms and Scoring + Policy {total - workerHop:F2} ms"));
+            Console.WriteLine($"errors during the runs above: {errors}");
+            await SustainedAsync(fullPath, () => errors, cancellationToken);
+            await HopsAsync(http, Question, cancellationToken);
             foreach (var (name, service) in new[] { ("worker", worker), ("scoring", scoring), ("policy", policy), ("gateway", gateway) })
             {
                 Console.WriteLine($"peak memory {name,-8} {PeakMegabytes(service.Process.Id),7:F0} MB");
@@ -106,10 +118,71 @@ public sealed class RouterBenchmark : IBenchmark
         }
     }
 
+    private static async Task<bool> PostAsync(HttpClient http, string path, string question, CancellationToken cancellationToken)
+    {
+        var body = JsonSerializer.Serialize(new { model = "auto", messages = new[] { new { role = "user", content = question } } });
+        using var response = await http.PostAsync(path, new StringContent(body, System.Text.Encoding.UTF8, "application/json"), cancellationToken);
+        await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        return response.IsSuccessStatusCode;
+    }
+
+    private static async Task<(LatencyStats Stats, double Rate)> TimedAsync(int concurrency, int calls, Func<int, Task> call, CancellationToken cancellationToken)
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var stats = await LatencyStats.MeasureAsync(concurrency, calls, call, cancellationToken);
+        return (stats, calls / started.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The full path under a closed loop of 64 callers for 15 s: the rate the system sustains, and how many calls failed.</summary>
+    private static async Task SustainedAsync(Func<int, Task> fullPath, Func<int> errors, CancellationToken cancellationToken)
+    {
+        var before = errors();
+        var calls = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var duration = TimeSpan.FromSeconds(15);
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(async _ =>
+        {
+            while (clock.Elapsed < duration)
+            {
+                await fullPath(0);
+                Interlocked.Increment(ref calls);
+            }
+        }));
+        var failed = errors() - before;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sustained, full path, 64 callers for {clock.Elapsed.TotalSeconds:F0} s: {calls / clock.Elapsed.TotalSeconds:F0} req/s, {failed} errors of {calls} ({100.0 * failed / Math.Max(1, calls):F2}%)"));
+    }
+
+    /// <summary>Each hop's share of a routed request, from the hops_ms of 300 /v1/route traces of new questions, one at a time.</summary>
+    private static async Task HopsAsync(HttpClient http, string question, CancellationToken cancellationToken)
+    {
+        var hops = new Dictionary<string, List<double>>(StringComparer.Ordinal);
+        var totals = new List<double>();
+        for (var i = 0; i < 300; i++)
+        {
+            using var response = await http.PostAsJsonAsync("v1/route", new { model = "auto", messages = new[] { new { role = "user", content = $"{question} (hop #{i})" } } }, cancellationToken);
+            var trace = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+            totals.Add(trace.GetProperty("latency_ms").GetDouble());
+            foreach (var hop in trace.GetProperty("hops_ms").EnumerateObject())
+            {
+                (hops.TryGetValue(hop.Name, out var samples) ? samples : hops[hop.Name] = []).Add(hop.Value.GetDouble());
+            }
+        }
+
+        Console.WriteLine($"{"hop (from traces, c=1)",-24} {"p50 ms",8} {"p99 ms",8}");
+        foreach (var (hop, samples) in hops.Append(KeyValuePair.Create("routing total", totals)))
+        {
+            var stats = LatencyStats.From(samples);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{hop,-24} {stats.P50Ms,8:F3} {stats.P99Ms,8:F3}"));
+        }
+    }
+
+    private static void PrintOverhead(int concurrency, string path, LatencyStats routed, LatencyStats baseline) =>
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{concurrency,11} {path,-30} {"",6} {routed.P50Ms - baseline.P50Ms,8:F3} {routed.P95Ms - baseline.P95Ms,8:F3} {routed.P99Ms - baseline.P99Ms,8:F3}"));
+
     private static double PeakMegabytes(int pid) =>
         File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
             .Select(l => double.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024).FirstOrDefault();
 
     private static void Print(int concurrency, string path, LatencyStats stats, double rate) =>
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{concurrency,11} {path,-22} {stats.Count,6} {stats.P50Ms,8:F3} {stats.P95Ms,8:F3} {stats.P99Ms,8:F3} {rate,8:F0}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{concurrency,11} {path,-30} {stats.Count,6} {stats.P50Ms,8:F3} {stats.P95Ms,8:F3} {stats.P99Ms,8:F3} {rate,8:F0}"));
 }

@@ -36,7 +36,7 @@ public static class ChatCompletionsApi
         {
             try
             {
-                var outcome = await RouteAndRecordAsync(router, recorder, AccessMiddleware.CallerOf(context)?.TeamId, request, id, null, context.RequestAborted);
+                var outcome = await RouteAndRecordAsync(router, recorder, context, request, id, null);
                 WriteHeaders(context.Response, outcome.Trace);
                 await Results.Json(Completion(id, created, request, outcome), serializer).ExecuteAsync(context);
             }
@@ -52,7 +52,7 @@ public static class ChatCompletionsApi
         var sink = new StreamingAnswer(context.Response, events, id, created, request);
         try
         {
-            var outcome = await RouteAndRecordAsync(router, recorder, AccessMiddleware.CallerOf(context)?.TeamId, request, id, sink, context.RequestAborted);
+            var outcome = await RouteAndRecordAsync(router, recorder, context, request, id, sink);
             var usage = new UsageDto(outcome.PromptTokens, outcome.CompletionTokens, outcome.PromptTokens + outcome.CompletionTokens);
             await events.WriteAsync(
                 new ChatCompletionChunk(id, "chat.completion.chunk", created, outcome.Trace.FinalModel!, [new ChunkChoice(0, new ChunkDelta(null, null), outcome.FinishReason)], usage, Summary(outcome.Trace)),
@@ -88,7 +88,7 @@ public static class ChatCompletionsApi
 
         try
         {
-            var outcome = await RouteAndRecordAsync(router, recorder, AccessMiddleware.CallerOf(context)?.TeamId, request, "route-" + Guid.NewGuid().ToString("N"), null, context.RequestAborted);
+            var outcome = await RouteAndRecordAsync(router, recorder, context, request, "route-" + Guid.NewGuid().ToString("N"), null);
             WriteHeaders(context.Response, outcome.Trace);
             await Results.Json(outcome.Trace, serializer).ExecuteAsync(context);
         }
@@ -99,18 +99,22 @@ public static class ChatCompletionsApi
     }
 
     /// <summary>Routes the request and makes its ledger row durable before the answer is completed, failures included.</summary>
-    private static async Task<RoutingOutcome> RouteAndRecordAsync(CascadeRouter router, LedgerRecorder recorder, Guid? team, ValidatedChatRequest request, string id, IAnswerSink? sink, CancellationToken cancellationToken)
+    private static async Task<RoutingOutcome> RouteAndRecordAsync(CascadeRouter router, LedgerRecorder recorder, HttpContext context, ValidatedChatRequest request, string id, IAnswerSink? sink)
     {
         if (recorder.IsFull)
         {
             throw LedgerRecorder.JournalFull();
         }
 
+        var team = AccessMiddleware.CallerOf(context)?.TeamId;
+        var cacheUse = ResponseCache.Parse(context.Request.Headers.CacheControl);
         var received = DateTimeOffset.UtcNow;
         try
         {
-            var outcome = await router.RouteAsync(request, id, sink, cancellationToken);
+            var outcome = await router.RouteAsync(request, id, sink, cacheUse, context.RequestAborted);
+            var recording = System.Diagnostics.Stopwatch.GetTimestamp();
             await recorder.RecordAsync(outcome.Trace, received, team, null);
+            outcome.Trace.AddHop("ledger_journal", recording);
             return outcome;
         }
         catch (RoutingException e) when (e.Trace is not null)
@@ -206,6 +210,11 @@ public static class ChatCompletionsApi
         if (trace.Simulated)
         {
             headers["x-router-simulated"] = "true";
+        }
+
+        if (trace.Cache is { } cache)
+        {
+            headers["x-router-cache"] = cache;
         }
     }
 

@@ -19,6 +19,9 @@ public sealed record RoutingOutcome(RoutingTrace Trace, IReadOnlyList<TokenLogpr
 /// </summary>
 public sealed partial class CascadeRouter(
     ServiceChannels channels,
+    PolicyDescriptions policies,
+    ResponseCache responseCache,
+    WorkerCircuits circuits,
     IOptionsMonitor<PortfolioOptions> portfolio,
     IOptionsMonitor<RoutingOptions> routing,
     ILogger<CascadeRouter> logger)
@@ -27,12 +30,25 @@ public sealed partial class CascadeRouter(
     public const string PolicyService = ServiceNames.Policy;
     public const string ClassifierService = ServiceNames.Classifier;
 
-    public async Task<RoutingOutcome> RouteAsync(ValidatedChatRequest request, string requestId, IAnswerSink? sink, CancellationToken cancellationToken)
+    public async Task<RoutingOutcome> RouteAsync(ValidatedChatRequest request, string requestId, IAnswerSink? sink, CacheUse cacheUse, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var models = portfolio.CurrentValue.Models.OrderBy(m => m.Tier).ToList();
         var messages = request.Messages.Select(m => new ChatMessage { Role = m.Role, Content = m.Content }).ToList();
         var trace = await PlanAsync(request, requestId, models, cancellationToken);
+        var cacheKey = responseCache.KeyFor(request, trace, cacheUse);
+        if (cacheKey is not null)
+        {
+            var looking = Stopwatch.GetTimestamp();
+            var cached = cacheUse == CacheUse.Use ? await responseCache.GetAsync(cacheKey) : null;
+            trace.AddHop("response_cache", looking);
+            trace.Cache = cached is null ? (cacheUse == CacheUse.Use ? "miss" : "refresh") : "hit";
+            if (cached is not null)
+            {
+                return await AnswerFromCacheAsync(trace, cached, models, sink, started, cancellationToken);
+            }
+        }
+
         var stages = await StartStagesAsync(request, trace, cancellationToken);
 
         var responses = new Dictionary<AttemptTrace, GenerateResponse>();
@@ -45,8 +61,17 @@ public sealed partial class CascadeRouter(
             var attempt = new AttemptTrace { Stage = trace.Chain.ToList().IndexOf(model.Name), Model = model.Name };
             trace.Attempts.Add(attempt);
 
+            if (circuits.Refusal(model.WorkerService) is { } refusal)
+            {
+                attempt.Error = $"{model.WorkerService}: {refusal}";
+                (attempt.Decision, attempt.Reason, attempt.ReasonText) = (isLast ? "stop" : "escalate", "circuit_open", attempt.Error);
+                continue;
+            }
+
             var liveStream = sink is not null && isLast;
+            var generating = Stopwatch.GetTimestamp();
             var response = await GenerateAsync(model, messages, request, requestId, attempt, liveStream ? sink : null, Elapsed(started), cancellationToken);
+            trace.AddHop("worker", generating);
             if (response is null)
             {
                 attempt.Decision = isLast ? "stop" : "escalate";
@@ -57,7 +82,9 @@ public sealed partial class CascadeRouter(
 
             streamed = liveStream;
             responses[attempt] = response;
+            var scoring = Stopwatch.GetTimestamp();
             await ScoreAsync(request, messages, response, attempt, cancellationToken);
+            trace.AddHop("scoring", scoring);
 
             if (trace.Policy == DirectPolicy)
             {
@@ -72,7 +99,9 @@ public sealed partial class CascadeRouter(
             {
                 var next = Deployment(models, stages[i + 1]);
                 var nextCost = Price(next).Cost(attempt.PromptTokens, Math.Max(attempt.CompletionTokens, 1));
+                var deciding = Stopwatch.GetTimestamp();
                 await DecideAsync(request, trace, attempt, Elapsed(started), nextCost, cancellationToken);
+                trace.AddHop("policy_decide", deciding);
             }
 
             if (attempt.Decision == "escalate")
@@ -99,6 +128,33 @@ public sealed partial class CascadeRouter(
             };
         }
 
+        var outcome = await CompleteAsync(trace, final, models, sink, streamed, cancellationToken);
+        if (cacheKey is not null && trace.Notes.Count == 0 && trace.Attempts.All(a => a.Error is null))
+        {
+            var accepted = trace.Accepted!;
+            var answer = new CachedAnswer
+            {
+                Response = final,
+                Model = accepted.Model,
+                Stage = accepted.Stage,
+                Calibrated = accepted.Calibrated,
+                CalibratorVersion = accepted.CalibratorVersion ?? string.Empty,
+                RequestId = requestId,
+                AnsweredAtUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+            };
+            if (accepted.Confidence is { } confidence)
+            {
+                answer.Confidence = confidence;
+            }
+
+            responseCache.Store(cacheKey, answer);
+        }
+
+        return outcome;
+    }
+
+    private async Task<RoutingOutcome> CompleteAsync(RoutingTrace trace, GenerateResponse final, List<ModelDeploymentOptions> models, IAnswerSink? sink, bool streamed, CancellationToken cancellationToken)
+    {
         var accepted = trace.Accepted!;
         trace.FinalModel = accepted.Model;
         trace.Answer = final.Text;
@@ -117,6 +173,31 @@ public sealed partial class CascadeRouter(
         return new RoutingOutcome(trace, final.Tokens, final.FinishReason, accepted.PromptTokens, accepted.CompletionTokens, streamed);
     }
 
+    /// <summary>A cache hit costs nothing: the one attempt is the cached answer, priced at zero, and says which request paid for it.</summary>
+    private Task<RoutingOutcome> AnswerFromCacheAsync(RoutingTrace trace, CachedAnswer cached, List<ModelDeploymentOptions> models, IAnswerSink? sink, long started, CancellationToken cancellationToken)
+    {
+        var response = cached.Response;
+        var answeredAt = DateTimeOffset.FromUnixTimeMilliseconds(cached.AnsweredAtUnixMs);
+        trace.Attempts.Add(new AttemptTrace
+        {
+            Stage = cached.Stage,
+            Model = cached.Model,
+            Text = response.Text,
+            PromptTokens = response.Usage?.PromptTokens ?? 0,
+            CompletionTokens = response.Usage?.CompletionTokens ?? response.Tokens.Count,
+            FinishReason = response.FinishReason,
+            Simulated = response.Simulated,
+            Confidence = cached.HasConfidence ? cached.Confidence : null,
+            Calibrated = cached.Calibrated,
+            CalibratorVersion = cached.CalibratorVersion.Length > 0 ? cached.CalibratorVersion : null,
+            Decision = "accept",
+            Reason = "response_cache",
+            ReasonText = $"answered from the response cache; request {cached.RequestId} paid for this answer at {answeredAt:O}",
+        });
+        trace.LatencyMs = Elapsed(started);
+        return CompleteAsync(trace, response, models, sink, streamed: false, cancellationToken);
+    }
+
     /// <summary>Policy name of a request that names a model directly and skips routing.</summary>
     public const string DirectPolicy = "direct";
 
@@ -133,8 +214,9 @@ public sealed partial class CascadeRouter(
         var trace = new RoutingTrace { RequestId = requestId, Policy = policy, PolicyVersion = "unknown", Mode = ModeName(mode), Chain = [.. models.Select(m => m.Name)] };
         try
         {
-            var client = new Router.Contracts.Policy.PolicyClient(channels.For(PolicyService));
-            var description = await client.DescribeAsync(new DescribePolicyRequest { Policy = policy }, deadline: ControlDeadline(), cancellationToken: cancellationToken);
+            var asked = Stopwatch.GetTimestamp();
+            var description = await policies.DescribeAsync(policy, ControlDeadline(), cancellationToken);
+            trace.AddHop("policy_describe", asked);
             trace.PolicyVersion = description.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
             var unknown = description.Chain.Where(m => models.All(d => d.Name != m)).ToList();
             if (unknown.Count > 0)
@@ -174,7 +256,9 @@ public sealed partial class CascadeRouter(
         {
             var client = new Router.Contracts.Classifier.ClassifierClient(channels.For(ClassifierService));
             var query = string.Join("\n", request.Messages.Where(m => m.Role == "user").Select(m => m.Content));
+            var asked = Stopwatch.GetTimestamp();
             var prediction = await client.PredictAsync(new PredictRequest { Query = query, Models = { trace.Chain } }, deadline: ControlDeadline(), cancellationToken: cancellationToken);
+            trace.AddHop("classifier", asked);
             start = Math.Clamp(prediction.StartStage, 0, trace.Chain.Count - 1);
             trace.PreCall = new PreCallPrediction(
                 $"{prediction.Classifier}@{prediction.ClassifierVersion}",
@@ -216,7 +300,8 @@ public sealed partial class CascadeRouter(
             generate.Seed = seed;
         }
 
-        var timeout = routing.CurrentValue.StageTimeout;
+        var stageTimeout = routing.CurrentValue.StageTimeout;
+        var timeout = stageTimeout;
         if (request.MaxLatencyMs is { } budget)
         {
             timeout = TimeSpan.FromMilliseconds(Math.Max(1, Math.Min(timeout.TotalMilliseconds, budget - elapsedMs)));
@@ -236,12 +321,20 @@ public sealed partial class CascadeRouter(
             attempt.FinishReason = response.FinishReason;
             attempt.Simulated = response.Simulated;
             attempt.LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            circuits.Succeeded(model.WorkerService);
             return response;
         }
         catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
         {
             attempt.LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             attempt.Error = $"{model.WorkerService} {e.StatusCode}: {e.Status.Detail}";
+
+            // A deadline the caller's own latency budget shortened says nothing about the worker.
+            if (WorkerCircuits.IsWorkerFault(e.StatusCode) && (e.StatusCode != StatusCode.DeadlineExceeded || timeout >= stageTimeout))
+            {
+                circuits.Failed(model.WorkerService, attempt.Error);
+            }
+
             LogStageFailure(logger, model.Name, e.StatusCode, e.Status.Detail);
             return null;
         }
@@ -378,6 +471,7 @@ public sealed partial class CascadeRouter(
             attempt.Reason = decision.Reason;
             attempt.Threshold = decision.Threshold;
             trace.PolicyVersion = decision.PolicyVersion.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            policies.Observe(trace.Policy, decision.PolicyVersion);
         }
         catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
         {

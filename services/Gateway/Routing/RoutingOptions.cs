@@ -18,6 +18,15 @@ public sealed class RoutingOptions
 
     /// <summary>Longest wait for Scoring, Policy or Classifier; they answer in milliseconds when healthy.</summary>
     public TimeSpan ControlTimeout { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>How long a policy's chain is reused before the Policy service is asked again; zero asks on every request.</summary>
+    public TimeSpan PolicyCacheTtl { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Consecutive failures (unavailable, timed out, internal error) after which a worker is skipped.</summary>
+    public int CircuitFailureThreshold { get; set; } = 5;
+
+    /// <summary>How long a worker whose circuit opened is skipped before one trial request is let through.</summary>
+    public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 public sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
@@ -43,6 +52,21 @@ public sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
         if (options.ControlTimeout <= TimeSpan.Zero)
         {
             failures.Add($"{RoutingOptions.SectionName}:ControlTimeout: must be positive, got {options.ControlTimeout}.");
+        }
+
+        if (options.PolicyCacheTtl < TimeSpan.Zero)
+        {
+            failures.Add($"{RoutingOptions.SectionName}:PolicyCacheTtl: must be zero or positive, got {options.PolicyCacheTtl}.");
+        }
+
+        if (options.CircuitFailureThreshold < 1)
+        {
+            failures.Add($"{RoutingOptions.SectionName}:CircuitFailureThreshold: must be at least 1, got {options.CircuitFailureThreshold}.");
+        }
+
+        if (options.CircuitBreakDuration <= TimeSpan.Zero)
+        {
+            failures.Add($"{RoutingOptions.SectionName}:CircuitBreakDuration: must be positive, got {options.CircuitBreakDuration}.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -19,6 +19,9 @@ public sealed class RoutingTrace
 
     public PreCallPrediction? PreCall { get; set; }
 
+    /// <summary>The response cache's part: "hit", "miss" or "refresh"; null when the request was not cacheable or the cache is off.</summary>
+    public string? Cache { get; set; }
+
     public List<AttemptTrace> Attempts { get; } = [];
 
     public string? FinalModel { get; set; }
@@ -30,6 +33,12 @@ public sealed class RoutingTrace
     public decimal CounterfactualCostUsd { get; set; }
 
     public double LatencyMs { get; set; }
+
+    /// <summary>Milliseconds spent in each hop (classifier, policy_describe, worker, scoring, policy_decide, ledger_journal), summed over stages.</summary>
+    public Dictionary<string, double> HopsMs { get; } = new(StringComparer.Ordinal);
+
+    public void AddHop(string hop, long startedTimestamp) =>
+        HopsMs[hop] = HopsMs.GetValueOrDefault(hop) + System.Diagnostics.Stopwatch.GetElapsedTime(startedTimestamp).TotalMilliseconds;
 
     public bool Simulated => Attempts.Any(a => a.Simulated);
 
