@@ -61,6 +61,31 @@ public sealed partial class AppHostProcess : IAsyncDisposable
         await Process.DisposeAsync();
     }
 
+    /// <summary>The process id of the service the AppHost started with this environment entry, e.g. "Worker__Model=llama3.1-8b".</summary>
+    public int ServiceProcessId(string environmentEntry) =>
+        Descendants(Process.Id).Single(pid => EnvironmentOf(pid).Contains(environmentEntry));
+
+    private static IEnumerable<int> Descendants(int parent)
+    {
+        var children = Directory.GetDirectories($"/proc/{parent}/task")
+            .SelectMany(task => File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Select(pid => int.Parse(pid, System.Globalization.CultureInfo.InvariantCulture))
+            .ToList();
+        return children.Concat(children.SelectMany(Descendants));
+    }
+
+    private static HashSet<string> EnvironmentOf(int pid)
+    {
+        try
+        {
+            return [.. File.ReadAllText($"/proc/{pid}/environ").Split('\0')];
+        }
+        catch (IOException)
+        {
+            return [];
+        }
+    }
+
     [GeneratedRegex(@"(?<url>http://127\.0\.0\.1:\d+)")]
     private static partial Regex TableAddress();
 }

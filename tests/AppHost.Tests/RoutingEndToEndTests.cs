@@ -82,7 +82,7 @@ public sealed class RoutingEndToEndTests(PostgresFixture postgres) : IClassFixtu
         Assert.Equal(traces.Append(hybridTrace).Sum(t => t.GetProperty("attempts").GetArrayLength()) + body.GetProperty("router").GetProperty("stages_tried").GetArrayLength(), (long)(await attempts.ExecuteScalarAsync())!);
 
         // A worker killed: requests fail over to the next stage within their deadline, and the trace says why.
-        var smallWorker = Descendants(appHost.Process.Id).Single(pid => Environment(pid).Contains("Worker__Model=llama3.1-8b"));
+        var smallWorker = appHost.ServiceProcessId("Worker__Model=llama3.1-8b");
         System.Diagnostics.Process.GetProcessById(smallWorker).Kill();
         var failover = Stopwatch.StartNew();
         using var afterKill = await http.PostAsJsonAsync("/v1/route", new { model = "auto", messages = new[] { new { role = "user", content = questions[2].Prompt } } });
@@ -93,26 +93,5 @@ public sealed class RoutingEndToEndTests(PostgresFixture postgres) : IClassFixtu
         Assert.Equal("stage_failed", firstStage.GetProperty("reason").GetString());
         Assert.Contains("worker-llama3-1-8b", firstStage.GetProperty("error").GetString(), StringComparison.Ordinal);
         Assert.NotEqual("llama3.1-8b", failedOver.GetProperty("final_model").GetString());
-    }
-
-    private static IEnumerable<int> Descendants(int parent)
-    {
-        var children = Directory.GetDirectories($"/proc/{parent}/task")
-            .SelectMany(task => File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Select(pid => int.Parse(pid, System.Globalization.CultureInfo.InvariantCulture))
-            .ToList();
-        return children.Concat(children.SelectMany(Descendants));
-    }
-
-    private static HashSet<string> Environment(int pid)
-    {
-        try
-        {
-            return [.. File.ReadAllText($"/proc/{pid}/environ").Split('\0')];
-        }
-        catch (IOException)
-        {
-            return [];
-        }
     }
 }
