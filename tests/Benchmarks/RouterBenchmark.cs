@@ -102,7 +102,17 @@ public sealed class RouterBenchmark : IBenchmark
             }
 
             Console.WriteLine($"errors during the runs above: {errors}");
-            await SustainedAsync(fullPath, () => errors, cancellationToken);
+            var processes = new (string Name, int Pid, bool WithChildren)[]
+            {
+                ("load generator", Environment.ProcessId, false),
+                ("gateway", gateway.Process.Id, false),
+                ("worker", worker.Process.Id, false),
+                ("scoring", scoring.Process.Id, false),
+                ("policy", policy.Process.Id, false),
+                ("redis", redis.ProcessId ?? 0, false),
+                ("postgresql", postgres.ProcessId ?? 0, true),
+            };
+            await SustainedAsync(fullPath, () => errors, processes, cancellationToken);
             await HopsAsync(http, Question, cancellationToken);
             foreach (var (name, service) in new[] { ("worker", worker), ("scoring", scoring), ("policy", policy), ("gateway", gateway) })
             {
@@ -134,8 +144,9 @@ public sealed class RouterBenchmark : IBenchmark
     }
 
     /// <summary>The full path under a closed loop of 64 callers for 15 s: the rate the system sustains, and how many calls failed.</summary>
-    private static async Task SustainedAsync(Func<int, Task> fullPath, Func<int> errors, CancellationToken cancellationToken)
+    private static async Task SustainedAsync(Func<int, Task> fullPath, Func<int> errors, (string Name, int Pid, bool WithChildren)[] processes, CancellationToken cancellationToken)
     {
+        var cpuBefore = processes.Select(p => CpuSeconds(p.Pid, p.WithChildren)).ToArray();
         var before = errors();
         var calls = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -150,6 +161,40 @@ public sealed class RouterBenchmark : IBenchmark
         }));
         var failed = errors() - before;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sustained, full path, 64 callers for {clock.Elapsed.TotalSeconds:F0} s: {calls / clock.Elapsed.TotalSeconds:F0} req/s, {failed} errors of {calls} ({100.0 * failed / Math.Max(1, calls):F2}%)"));
+        Console.WriteLine("CPU per routed request (ms) during that run, by process:");
+        var total = 0.0;
+        for (var i = 0; i < processes.Length; i++)
+        {
+            var spent = CpuSeconds(processes[i].Pid, processes[i].WithChildren) - cpuBefore[i];
+            total += spent;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {processes[i].Name,-15} {1000 * spent / Math.Max(1, calls),7:F3}"));
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {"all",-15} {1000 * total / Math.Max(1, calls),7:F3}  (the {Environment.ProcessorCount} cores allow at most {Environment.ProcessorCount * calls / Math.Max(total, 1e-9):F0} req/s at this cost)"));
+    }
+
+    /// <summary>User plus system CPU seconds of a process, and if asked of everything it started (PostgreSQL's backends).</summary>
+    private static double CpuSeconds(int pid, bool withChildren)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var own = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+            if (!withChildren)
+            {
+                return own;
+            }
+
+            return own + Directory.GetDirectories($"/proc/{pid}/task")
+                .SelectMany(task => File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Sum(child => CpuSeconds(int.Parse(child, CultureInfo.InvariantCulture), withChildren: true));
+        }
+        catch (IOException)
+        {
+            // The process (a PostgreSQL backend, say) exited while it was being read.
+            return 0;
+        }
     }
 
     /// <summary>Each hop's share of a routed request, from the hops_ms of 300 /v1/route traces of new questions, one at a time.</summary>
@@ -157,10 +202,13 @@ public sealed class RouterBenchmark : IBenchmark
     {
         var hops = new Dictionary<string, List<double>>(StringComparer.Ordinal);
         var totals = new List<double>();
+        var observed = new List<double>();
         for (var i = 0; i < 300; i++)
         {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             using var response = await http.PostAsJsonAsync("v1/route", new { model = "auto", messages = new[] { new { role = "user", content = $"{question} (hop #{i})" } } }, cancellationToken);
             var trace = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+            observed.Add(clock.Elapsed.TotalMilliseconds);
             totals.Add(trace.GetProperty("latency_ms").GetDouble());
             foreach (var hop in trace.GetProperty("hops_ms").EnumerateObject())
             {
@@ -169,7 +217,7 @@ public sealed class RouterBenchmark : IBenchmark
         }
 
         Console.WriteLine($"{"hop (from traces, c=1)",-24} {"p50 ms",8} {"p99 ms",8}");
-        foreach (var (hop, samples) in hops.Append(KeyValuePair.Create("routing total", totals)))
+        foreach (var (hop, samples) in hops.Append(KeyValuePair.Create("routing total", totals)).Append(KeyValuePair.Create("as the client saw it", observed)))
         {
             var stats = LatencyStats.From(samples);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{hop,-24} {stats.P50Ms,8:F3} {stats.P99Ms,8:F3}"));

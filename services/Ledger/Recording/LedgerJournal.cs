@@ -234,22 +234,35 @@ public sealed class LedgerJournal : IAsyncDisposable
         return (rows, bytes);
     }
 
+    /// <summary>The newline-terminated lines from the stream's position on; a torn last line (a crash mid-append) is left out.</summary>
     private static IEnumerable<(byte[] Line, int Length)> CompleteLines(Stream stream)
     {
-        var line = new MemoryStream();
-        int b;
-        while ((b = stream.ReadByte()) != -1)
+        var buffer = new byte[64 * 1024];
+        var partial = new MemoryStream();
+        int read;
+        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
         {
-            if (b == '\n')
+            var start = 0;
+            int newline;
+            while ((newline = Array.IndexOf(buffer, (byte)'\n', start, read - start)) >= 0)
             {
-                var bytes = line.ToArray();
-                yield return (bytes, bytes.Length + 1);
-                line.SetLength(0);
+                byte[] line;
+                if (partial.Length == 0)
+                {
+                    line = buffer[start..newline];
+                }
+                else
+                {
+                    partial.Write(buffer, start, newline - start);
+                    line = partial.ToArray();
+                    partial.SetLength(0);
+                }
+
+                yield return (line, line.Length + 1);
+                start = newline + 1;
             }
-            else
-            {
-                line.WriteByte((byte)b);
-            }
+
+            partial.Write(buffer, start, read - start);
         }
     }
 
