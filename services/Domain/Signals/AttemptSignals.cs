@@ -34,6 +34,7 @@ public static class AttemptSignals
         var confidences = TokenSignals.TokenConfidences(attempt, options.LogprobFloor);
         var groups = TokenSignals.GroupConfidences(confidences, options.GroupWindow);
         var maxProbabilities = TokenSignals.MaxProbabilities(attempt, options.LogprobFloor);
+        Array.Sort(maxProbabilities);
         var mean = TokenSignals.MeanLogprob(attempt.Logprobs, options.LogprobFloor);
         var signals = new Dictionary<string, double>(StringComparer.Ordinal)
         {
@@ -42,9 +43,9 @@ public static class AttemptSignals
             [SignalNames.BottomGroupConfidence] = TokenSignals.BottomPercentGroupConfidence(groups, options.BottomFraction),
             [SignalNames.LowestGroupConfidence] = TokenSignals.LowestGroupConfidence(groups),
             [SignalNames.TailConfidence] = TokenSignals.TailConfidence(confidences, options.TailTokens),
-            [SignalNames.MinMaxProbability] = TokenSignals.Quantile(maxProbabilities, 0),
-            [SignalNames.P10MaxProbability] = TokenSignals.Quantile(maxProbabilities, 0.1),
-            [SignalNames.MedianMaxProbability] = TokenSignals.Quantile(maxProbabilities, 0.5),
+            [SignalNames.MinMaxProbability] = TokenSignals.QuantileOfSorted(maxProbabilities, 0),
+            [SignalNames.P10MaxProbability] = TokenSignals.QuantileOfSorted(maxProbabilities, 0.1),
+            [SignalNames.MedianMaxProbability] = TokenSignals.QuantileOfSorted(maxProbabilities, 0.5),
             [SignalNames.AnswerFormatConfidence] = TokenSignals.AnswerFormatConfidence(attempt),
             [SignalNames.AnswerTokens] = attempt.Count,
         };

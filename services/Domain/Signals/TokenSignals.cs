@@ -43,9 +43,11 @@ public static class TokenSignals
                 continue;
             }
 
+            // Indexed, not foreach: enumerating the interface would allocate per token.
             double sum = 0;
-            foreach (var (_, l) in top)
+            for (var j = 0; j < top.Count; j++)
             {
+                var l = top[j].Logprob;
                 sum += double.IsNaN(l) ? floor : Math.Max(l, floor);
             }
 
@@ -86,7 +88,15 @@ public static class TokenSignals
         }
 
         var take = Math.Max(1, (int)Math.Ceiling(Math.Clamp(fraction, 0, 1) * groups.Count));
-        return groups.Order().Take(take).Average();
+        var sorted = groups.ToArray();
+        Array.Sort(sorted);
+        double sum = 0;
+        for (var i = 0; i < take; i++)
+        {
+            sum += sorted[i];
+        }
+
+        return sum / take;
     }
 
     public static double LowestGroupConfidence(IReadOnlyList<double> groups) => groups.Count == 0 ? double.NaN : groups.Min();
@@ -107,11 +117,12 @@ public static class TokenSignals
             var best = double.IsNaN(attempt.Logprobs[i]) ? double.NegativeInfinity : attempt.Logprobs[i];
             if (i < attempt.TopLogprobs.Count)
             {
-                foreach (var (_, l) in attempt.TopLogprobs[i])
+                var top = attempt.TopLogprobs[i];
+                for (var j = 0; j < top.Count; j++)
                 {
-                    if (!double.IsNaN(l))
+                    if (!double.IsNaN(top[j].Logprob))
                     {
-                        best = Math.Max(best, l);
+                        best = Math.Max(best, top[j].Logprob);
                     }
                 }
             }
@@ -133,9 +144,14 @@ public static class TokenSignals
             return double.NaN;
         }
 
-        var sorted = values.Order().ToArray();
-        return sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
+        var sorted = values.ToArray();
+        Array.Sort(sorted);
+        return QuantileOfSorted(sorted, q);
     }
+
+    /// <summary><see cref="Quantile"/> of values already in ascending order, so several quantiles share one sort.</summary>
+    public static double QuantileOfSorted(double[] sorted, double q) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
 
     /// <summary>
     /// Answer-option probability P(T) (seed 001): at the first token that is one of the options
