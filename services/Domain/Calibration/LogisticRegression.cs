@@ -40,12 +40,27 @@ public static class LogisticRegression
 
             hessian[0, 0] += 1e-9;
             var step = Solve(hessian, gradient);
+
+            // A full Newton step overshoots when features are large (logits of scores near 1 reach
+            // ~14) and can diverge; halving it until the penalised loss does not grow keeps every
+            // iteration an improvement.
+            var current = Loss(w, features, labels, l2, prior);
+            var scale = 1.0;
+            double[] next;
+            do
+            {
+                next = [.. w.Select((wi, i) => wi - (scale * step[i]))];
+                scale /= 2;
+            }
+            while (Loss(next, features, labels, l2, prior) > current && scale > 1e-10);
+
             var change = 0.0;
             for (var i = 0; i < d; i++)
             {
-                w[i] -= step[i];
-                change = Math.Max(change, Math.Abs(step[i]));
+                change = Math.Max(change, Math.Abs(next[i] - w[i]));
             }
+
+            w = next;
 
             if (change < 1e-8)
             {
@@ -59,6 +74,25 @@ public static class LogisticRegression
     public static double Predict(double[] weights, double[] features) => Calibrator.Sigmoid(Dot(weights, Row(features)));
 
     private static double[] Row(double[] features) => [1, .. features];
+
+    /// <summary>Negative log-likelihood plus the L2 pull towards the prior, computed stably from the logits.</summary>
+    private static double Loss(double[] w, IReadOnlyList<double[]> features, IReadOnlyList<bool> labels, double l2, double[] prior)
+    {
+        double loss = 0;
+        for (var r = 0; r < features.Count; r++)
+        {
+            var z = Dot(w, Row(features[r]));
+            var signed = labels[r] ? z : -z;
+            loss += signed > 0 ? Math.Log(1 + Math.Exp(-signed)) : -signed + Math.Log(1 + Math.Exp(signed));
+        }
+
+        for (var i = 1; i < w.Length; i++)
+        {
+            loss += l2 / 2 * (w[i] - prior[i]) * (w[i] - prior[i]);
+        }
+
+        return loss;
+    }
 
     private static double Dot(double[] a, double[] b)
     {

@@ -69,6 +69,21 @@ public sealed class CalibrationTests
         Assert.InRange(platt.B, -1.2, -0.8);
     }
 
+    [Fact]
+    public void Platt_converges_when_scores_crowd_against_one()
+    {
+        // Logits of such scores reach ~14: a plain Newton step from the identity overshot and
+        // diverged, calibrating 85%-right answers to near 0.
+        var random = new Random(9);
+        var scores = Enumerable.Range(0, 300).Select(_ => 1 - Math.Pow(10, -2 - 4 * random.NextDouble())).ToArray();
+        var labels = scores.Select(_ => random.NextDouble() < 0.85).ToArray();
+
+        var platt = CalibratorFitter.FitPlatt(scores, labels);
+
+        var meanPredicted = scores.Average(platt.Calibrate);
+        Assert.InRange(meanPredicted, 0.80, 0.90);
+    }
+
     /// <summary>
     /// The acceptance bar on the recorded traces: fit on train, measure on test, ECE with 10
     /// equal-mass bins. One model is known to miss the "never worse by more than 0.01" bar
