@@ -65,6 +65,14 @@ public sealed partial class AppHostProcess : IAsyncDisposable
     public int ServiceProcessId(string environmentEntry) =>
         Descendants(Process.Id).Single(pid => EnvironmentOf(pid).Contains(environmentEntry));
 
+    /// <summary>Sends a signal (STOP, CONT, KILL) to a process, as `kill -SIGNAL pid` does.</summary>
+    public static void Signal(string signal, int pid)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
     private static IEnumerable<int> Descendants(int parent)
     {
         var children = Directory.GetDirectories($"/proc/{parent}/task")

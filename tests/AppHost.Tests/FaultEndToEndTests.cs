@@ -114,7 +114,7 @@ public sealed class FaultEndToEndTests(PostgresFixture postgres, ITestOutputHelp
 
     private static async Task HungWorkerTripsItsCircuitAsync(HttpClient http, int smallWorker)
     {
-        Signal("STOP", smallWorker);
+        AppHostProcess.Signal("STOP", smallWorker);
         try
         {
             for (var i = 0; i < 2; i++)
@@ -138,7 +138,7 @@ public sealed class FaultEndToEndTests(PostgresFixture postgres, ITestOutputHelp
         }
         finally
         {
-            Signal("CONT", smallWorker);
+            AppHostProcess.Signal("CONT", smallWorker);
         }
 
         // After the break, one trial request reaches the recovered worker and closes the circuit.
@@ -199,11 +199,4 @@ public sealed class FaultEndToEndTests(PostgresFixture postgres, ITestOutputHelp
     }
 
     private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
-
-    private static void Signal(string signal, int pid)
-    {
-        using var kill = Process.Start("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        kill.WaitForExit();
-        Assert.Equal(0, kill.ExitCode);
-    }
 }

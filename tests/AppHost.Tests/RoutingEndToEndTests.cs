@@ -81,12 +81,18 @@ public sealed class RoutingEndToEndTests(PostgresFixture postgres) : IClassFixtu
         await using var attempts = new NpgsqlCommand("SELECT count(*) FROM attempts", connection);
         Assert.Equal(traces.Append(hybridTrace).Sum(t => t.GetProperty("attempts").GetArrayLength()) + body.GetProperty("router").GetProperty("stages_tried").GetArrayLength(), (long)(await attempts.ExecuteScalarAsync())!);
 
-        // A worker killed: requests fail over to the next stage within their deadline, and the trace says why.
+        // A worker killed mid-request: the request in flight fails over at once instead of waiting
+        // out its 120 s stage deadline, and the trace says why. The worker is frozen first so the
+        // request is certainly in flight when it dies.
         var smallWorker = appHost.ServiceProcessId("Worker__Model=llama3.1-8b");
-        System.Diagnostics.Process.GetProcessById(smallWorker).Kill();
+        AppHostProcess.Signal("STOP", smallWorker);
         var failover = Stopwatch.StartNew();
-        using var afterKill = await http.PostAsJsonAsync("/v1/route", new { model = "auto", messages = new[] { new { role = "user", content = questions[2].Prompt } } });
-        Assert.True(failover.Elapsed < TimeSpan.FromSeconds(30));
+        var inFlight = http.PostAsJsonAsync("/v1/route", new { model = "auto", messages = new[] { new { role = "user", content = questions[2].Prompt } } });
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.False(inFlight.IsCompleted, "the request finished while its first worker was frozen");
+        AppHostProcess.Signal("KILL", smallWorker);
+        using var afterKill = await inFlight;
+        Assert.True(failover.Elapsed < TimeSpan.FromSeconds(15), $"the request took {failover.Elapsed} to fail over");
         Assert.Equal(HttpStatusCode.OK, afterKill.StatusCode);
         var failedOver = await afterKill.Content.ReadFromJsonAsync<JsonElement>();
         var firstStage = failedOver.GetProperty("attempts")[0];
