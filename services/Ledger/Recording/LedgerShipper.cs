@@ -18,6 +18,13 @@ public sealed partial class LedgerShipper(
     ILogger<LedgerShipper> logger) : BackgroundService, IHealthCheck
 {
     public const int BatchRows = 1000;
+
+    /// <summary>
+    /// After a partial batch the shipper lets rows gather this long: under load it otherwise ships
+    /// a handful of rows per transaction, paying a commit, a checkpoint fsync and a re-read of the
+    /// journal for each handful. Rows are durable in the journal meanwhile.
+    /// </summary>
+    public static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
 
     private readonly Counter<long> _rowsWritten = meters.Create("Router.Ledger").CreateCounter<long>("router.ledger.rows_written", description: "Requests written to PostgreSQL.");
@@ -63,6 +70,10 @@ public sealed partial class LedgerShipper(
                 if (batch.Requests.Count == 0)
                 {
                     await journal.WaitForAppendAsync(TimeSpan.FromMilliseconds(250), stoppingToken);
+                }
+                else if (batch.Requests.Count < BatchRows)
+                {
+                    await Task.Delay(Linger, stoppingToken);
                 }
 
                 backoff = TimeSpan.FromMilliseconds(100);
