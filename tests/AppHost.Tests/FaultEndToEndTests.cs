@@ -38,7 +38,7 @@ public sealed class FaultEndToEndTests(PostgresFixture postgres, ITestOutputHelp
 
         await RepeatsComeFromTheCacheAsync(http);
         await InvalidFloodIsRefusedAsync(http, ledger);
-        await HungWorkerTripsItsCircuitAsync(http, appHost.ServiceProcessId("Worker__Model=llama3.1-8b"));
+        await HungWorkerTripsItsCircuitAsync(http, ledger, appHost.ServiceProcessId("Worker__Model=llama3.1-8b"));
     }
 
     private static async Task RepeatsComeFromTheCacheAsync(HttpClient http)
@@ -112,11 +112,25 @@ public sealed class FaultEndToEndTests(PostgresFixture postgres, ITestOutputHelp
         Assert.Equal(rowsBefore + quiet.Count + underFlood.Count, await SettledLedgerRowsAsync(ledger, rowsBefore + quiet.Count + underFlood.Count));
     }
 
-    private static async Task HungWorkerTripsItsCircuitAsync(HttpClient http, int smallWorker)
+    private static async Task HungWorkerTripsItsCircuitAsync(HttpClient http, string ledger, int smallWorker)
     {
         AppHostProcess.Signal("STOP", smallWorker);
         try
         {
+            // A client that gives up while its stage hangs still leaves its ledger row, and its
+            // cancellation is not held against the worker's circuit.
+            using (var impatient = new CancellationTokenSource(TimeSpan.FromMilliseconds(700)))
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/route")
+                {
+                    Content = JsonContent.Create(new { model = "auto", messages = new[] { new { role = "user", content = "What is 1 + 1? (impatient client)" } } }),
+                };
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => http.SendAsync(request, impatient.Token));
+            }
+
+            Assert.Equal(1, await CountWhenAsync(ledger, "SELECT count(*) FROM attempts WHERE reason = 'client_disconnected' AND model = 'llama3.1-8b'", 1));
+            Assert.Equal(1, await CountWhenAsync(ledger, "SELECT count(*) FROM requests WHERE error LIKE 'The client disconnected%'", 1));
+
             for (var i = 0; i < 2; i++)
             {
                 var clock = Stopwatch.StartNew();
@@ -196,6 +210,29 @@ public sealed class FaultEndToEndTests(PostgresFixture postgres, ITestOutputHelp
         while ((rows < minimum || rows != previous) && clock.Elapsed < TimeSpan.FromSeconds(30));
 
         return rows;
+    }
+
+    /// <summary>The query's count once it reaches <paramref name="expected"/>, or after 30 s whatever it is.</summary>
+    private static async Task<long> CountWhenAsync(string ledger, string query, long expected)
+    {
+        await using var connection = new NpgsqlConnection(ledger);
+        await connection.OpenAsync();
+        var clock = Stopwatch.StartNew();
+        long count;
+        do
+        {
+            await using var command = new NpgsqlCommand(query, connection);
+            count = (long)(await command.ExecuteScalarAsync())!;
+            if (count >= expected)
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+        while (clock.Elapsed < TimeSpan.FromSeconds(30));
+
+        return count;
     }
 
     private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);

@@ -36,6 +36,42 @@ public sealed partial class CascadeRouter(
         var models = portfolio.CurrentValue.Models.OrderBy(m => m.Tier).ToList();
         var messages = request.Messages.Select(m => new ChatMessage { Role = m.Role, Content = m.Content }).ToList();
         var trace = await PlanAsync(request, requestId, models, cancellationToken);
+        try
+        {
+            return await RunAsync(request, requestId, sink, cacheUse, started, models, messages, trace, cancellationToken);
+        }
+        catch (Exception e) when (cancellationToken.IsCancellationRequested && e is OperationCanceledException or RpcException)
+        {
+            // The client went away: the stages already tried may have been paid for, so the trace
+            // goes to the ledger as a failed request rather than vanishing with the connection.
+            trace.LatencyMs = Elapsed(started);
+            foreach (var attempt in trace.Attempts.Where(a => a.Decision is null))
+            {
+                attempt.Error ??= "cancelled: the client disconnected while this stage ran";
+                (attempt.Decision, attempt.Reason) = ("stop", "client_disconnected");
+            }
+
+            throw new RoutingException(ClientClosedRequest, "api_error", null, "client_disconnected", "The client disconnected before the answer was complete; the stages already tried are recorded.")
+            {
+                Trace = trace,
+            };
+        }
+    }
+
+    /// <summary>The status nginx and others log for a request whose client closed the connection first.</summary>
+    public const int ClientClosedRequest = 499;
+
+    private async Task<RoutingOutcome> RunAsync(
+        ValidatedChatRequest request,
+        string requestId,
+        IAnswerSink? sink,
+        CacheUse cacheUse,
+        long started,
+        List<ModelDeploymentOptions> models,
+        List<ChatMessage> messages,
+        RoutingTrace trace,
+        CancellationToken cancellationToken)
+    {
         var cacheKey = responseCache.KeyFor(request, trace, cacheUse);
         if (cacheKey is not null)
         {
