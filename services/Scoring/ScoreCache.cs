@@ -40,11 +40,12 @@ public sealed partial class ScoreCache(IConnectionMultiplexer redis, IMeterFacto
         }
     }
 
-    public async Task SetAsync(string key, ScoreAttemptResponse response)
+    /// <summary>Stores without waiting for Redis, so the write is not on the caller's path; Redis runs it before any later lookup of this process.</summary>
+    public void Store(string key, ScoreAttemptResponse response)
     {
         try
         {
-            await redis.GetDatabase().StringSetAsync(key, response.ToByteArray(), Ttl);
+            redis.GetDatabase().StringSet(key, response.ToByteArray(), Ttl, flags: CommandFlags.FireAndForget);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {

@@ -66,7 +66,7 @@ public sealed class ScoringService(CalibratorRegistry calibrators, ScoreCache ca
             response.Calibrator = Uncalibrated;
         }
 
-        await cache.SetAsync(key, response);
+        cache.Store(key, response);
         return response;
     }
 
