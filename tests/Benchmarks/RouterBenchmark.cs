@@ -68,20 +68,15 @@ public sealed class RouterBenchmark : IBenchmark
             // nor the score cache can answer it; the cached path asks one question again and again.
             var asked = 0;
             Func<int, Task> viaWorker = async _ => await direct.GenerateAsync(grpcRequest, cancellationToken: cancellationToken);
-            Func<int, Task> fullPath = async _ =>
+            Func<int, Task> Routed(Func<string> question) => async _ =>
             {
-                if (!await PostAsync(http, "v1/chat/completions", $"{Question} (#{Interlocked.Increment(ref asked)})", cancellationToken))
+                if (!await PostAsync(http, "v1/chat/completions", question(), cancellationToken))
                 {
                     Interlocked.Increment(ref errors);
                 }
             };
-            Func<int, Task> cachedPath = async _ =>
-            {
-                if (!await PostAsync(http, "v1/chat/completions", Question, cancellationToken))
-                {
-                    Interlocked.Increment(ref errors);
-                }
-            };
+            var fullPath = Routed(() => $"{Question} (#{Interlocked.Increment(ref asked)})");
+            var cachedPath = Routed(() => Question);
 
             await LatencyStats.MeasureAsync(8, 500, viaWorker, cancellationToken);
             await LatencyStats.MeasureAsync(8, 500, fullPath, cancellationToken);

@@ -12,6 +12,7 @@ public static class LogisticRegression
         var d = features[0].Length + 1;
         var prior = priorWeights ?? new double[d];
         var w = (double[])prior.Clone();
+        var current = Loss(w, features, labels, l2, prior);
         for (var iteration = 0; iteration < iterations; iteration++)
         {
             var gradient = new double[d];
@@ -44,15 +45,16 @@ public static class LogisticRegression
             // A full Newton step overshoots when features are large (logits of scores near 1 reach
             // ~14) and can diverge; halving it until the penalised loss does not grow keeps every
             // iteration an improvement.
-            var current = Loss(w, features, labels, l2, prior);
             var scale = 1.0;
             double[] next;
+            double nextLoss;
             do
             {
                 next = [.. w.Select((wi, i) => wi - (scale * step[i]))];
+                nextLoss = Loss(next, features, labels, l2, prior);
                 scale /= 2;
             }
-            while (Loss(next, features, labels, l2, prior) > current && scale > 1e-10);
+            while (nextLoss > current && scale > 1e-10);
 
             var change = 0.0;
             for (var i = 0; i < d; i++)
@@ -60,7 +62,7 @@ public static class LogisticRegression
                 change = Math.Max(change, Math.Abs(next[i] - w[i]));
             }
 
-            w = next;
+            (w, current) = (next, nextLoss);
 
             if (change < 1e-8)
             {
