@@ -76,12 +76,28 @@ public static class Extensions
                         options.Filter = context =>
                             !context.Request.Path.StartsWithSegments(HealthEndpointPath)
                             && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath))
+                    .AddGrpcClientInstrumentation(options => options.SuppressDownstreamInstrumentation = true)
                     .AddHttpClientInstrumentation())
                 .UseOtlpExporter();
         }
 
         return builder;
     }
+
+    /// <summary>
+    /// Adjusts a health check that a client integration registered: a dependency the service can run
+    /// without degrades it rather than taking it out of rotation, and no check may hold /health up.
+    /// </summary>
+    public static IServiceCollection ConfigureHealthCheck(this IServiceCollection services, string registeredName, string name, HealthStatus failureStatus, TimeSpan timeout) =>
+        services.Configure<HealthCheckServiceOptions>(options =>
+        {
+            foreach (var registration in options.Registrations.Where(r => r.Name == registeredName))
+            {
+                registration.Name = name;
+                registration.FailureStatus = failureStatus;
+                registration.Timeout = timeout;
+            }
+        });
 
     public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder)
         where TBuilder : IHostApplicationBuilder

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using Microsoft.ML.OnnxRuntime;
 using Router.Ledger;
 using Router.OnnxModels;
 
@@ -12,7 +11,7 @@ public sealed record LoadedClassifier(OnnxClassifier Model, string Name, int Ver
 /// Holds the classifier in use: the configured file, or the latest version stored in the ledger
 /// (reloaded on an interval). Null until one is available; the service then falls back.
 /// </summary>
-public sealed partial class ClassifierModel(IOptions<ClassifierOptions> options, IServiceProvider services, ILogger<ClassifierModel> logger) : BackgroundService
+public sealed partial class ClassifierModel(IOptions<ClassifierOptions> options, OnnxExecutionProvider provider, IServiceProvider services, ILogger<ClassifierModel> logger) : BackgroundService
 {
     public const string ArtifactName = "pre-call";
 
@@ -20,31 +19,11 @@ public sealed partial class ClassifierModel(IOptions<ClassifierOptions> options,
 
     public LoadedClassifier? Current => _current;
 
-    /// <summary>Session options for the configured provider; CUDA fails loudly when the GPU build is not installed.</summary>
-    public Microsoft.ML.OnnxRuntime.SessionOptions SessionOptions()
-    {
-        var session = new Microsoft.ML.OnnxRuntime.SessionOptions();
-        if (options.Value.ExecutionProvider == "cuda")
-        {
-            try
-            {
-                session.AppendExecutionProvider_CUDA();
-            }
-            catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
-            {
-                session.Dispose();
-                throw new InvalidOperationException("Classifier:ExecutionProvider is cuda, but this ONNX Runtime build has no CUDA provider (install Microsoft.ML.OnnxRuntime.Gpu on a GPU machine, or use cpu).", e);
-            }
-        }
-
-        return session;
-    }
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (options.Value.ModelPath is { Length: > 0 } path)
         {
-            _current = new LoadedClassifier(new OnnxClassifier(await File.ReadAllBytesAsync(path, stoppingToken), SessionOptions()), Path.GetFileName(path), 0);
+            _current = new LoadedClassifier(new OnnxClassifier(await File.ReadAllBytesAsync(path, stoppingToken), provider.NewSessionOptions()), Path.GetFileName(path), 0);
             return;
         }
 
@@ -57,7 +36,7 @@ public sealed partial class ClassifierModel(IOptions<ClassifierOptions> options,
                 if (latest is not null && latest.Version != _current?.Version)
                 {
                     var artifact = ClassifierArtifact.FromJson(latest.Payload);
-                    _current = new LoadedClassifier(new OnnxClassifier(artifact.Onnx, SessionOptions()), latest.Name, latest.Version);
+                    _current = new LoadedClassifier(new OnnxClassifier(artifact.Onnx, provider.NewSessionOptions()), latest.Name, latest.Version);
                     LogLoaded(logger, latest.Name, latest.Version, string.Join(", ", artifact.Models));
                 }
             }

@@ -10,8 +10,12 @@ public sealed class ClassifierOptions
     /// <summary>An ONNX file from `router classifier train --out`; when unset, the latest stored version is loaded from the ledger.</summary>
     public string? ModelPath { get; set; }
 
-    /// <summary>cpu, or cuda where the GPU build of ONNX Runtime is installed.</summary>
-    public string ExecutionProvider { get; set; } = "cpu";
+    public const string Auto = "auto";
+    public const string Cuda = "cuda";
+    public const string Cpu = "cpu";
+
+    /// <summary>auto (CUDA when the machine has it, else the CPU), cuda (required) or cpu.</summary>
+    public string ExecutionProvider { get; set; } = Auto;
 
     /// <summary>P(IK) a model needs to be worth trying, unless the request says otherwise.</summary>
     public double MinPIk { get; set; } = 0.5;
@@ -30,9 +34,9 @@ public sealed class ClassifierOptionsValidator : IValidateOptions<ClassifierOpti
             failures.Add($"{key}:ModelPath: '{path}' does not exist.");
         }
 
-        if (options.ExecutionProvider is not ("cpu" or "cuda"))
+        if (options.ExecutionProvider is not (ClassifierOptions.Auto or ClassifierOptions.Cuda or ClassifierOptions.Cpu))
         {
-            failures.Add($"{key}:ExecutionProvider: must be cpu or cuda; got '{options.ExecutionProvider}'.");
+            failures.Add($"{key}:ExecutionProvider: must be auto, cuda or cpu; got '{options.ExecutionProvider}'.");
         }
 
         if (double.IsNaN(options.MinPIk) || options.MinPIk is < 0 or > 1)

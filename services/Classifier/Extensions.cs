@@ -14,11 +14,14 @@ internal static class Extensions
         builder.Services.AddSingleton<IValidateOptions<ClassifierOptions>, ClassifierOptionsValidator>();
 
         // Stored classifiers are read from the ledger when there is one; a model file needs none.
-        if (builder.Configuration.GetConnectionString("ledger") is { Length: > 0 } ledger)
+        if (builder.Configuration.GetConnectionString(Router.Ledger.Extensions.ConnectionName) is { Length: > 0 })
         {
-            builder.Services.AddLedger(ledger);
+            builder.AddLedgerDbContext();
         }
 
+        builder.Services.AddSingleton<OnnxExecutionProvider>();
+        builder.Services.AddHealthChecks().Add(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckRegistration(
+            OnnxExecutionProvider.HealthCheckName, sp => sp.GetRequiredService<OnnxExecutionProvider>(), failureStatus: null, tags: null));
         builder.Services.AddSingleton<ClassifierModel>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ClassifierModel>());
     }

@@ -11,5 +11,7 @@ public static class ServiceNames
     public static string Worker(string model) =>
         "worker-" + new string([.. model.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-')]);
 
+    public static bool IsWorker(string service) => service.StartsWith("worker-", StringComparison.Ordinal);
+
     public static string GrpcAddressKey(string service) => $"services:{service}:grpc:0";
 }

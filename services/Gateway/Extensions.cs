@@ -7,7 +7,6 @@ using Router.Gateway.Portfolio;
 using Router.Gateway.Routing;
 using Router.Ledger;
 using Router.Ledger.Recording;
-using StackExchange.Redis;
 
 namespace Router.Gateway;
 
@@ -32,7 +31,9 @@ internal static class Extensions
             .Bind(builder.Configuration.GetSection(RoutingOptions.SectionName))
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<RoutingOptions>, RoutingOptionsValidator>();
-        builder.Services.AddSingleton<ServiceChannels>();
+        DownstreamClients.Register(builder.Services, PortfolioOptions.From(builder.Configuration).Models.Select(m => m.WorkerService));
+        builder.Services.AddSingleton<WorkerFleet>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<WorkerFleet>());
         builder.Services.AddSingleton<PolicyDescriptions>();
         builder.Services.AddSingleton<WorkerCircuits>();
         builder.Services.AddSingleton<ResponseCache>();
@@ -52,25 +53,32 @@ internal static class Extensions
 
         builder.Services.AddOptions<PortfolioOptions>()
             .Bind(builder.Configuration.GetSection(PortfolioOptions.SectionName))
+            .PostConfigure(portfolio => portfolio.ApplyJson())
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<PortfolioOptions>, PortfolioOptionsValidator>();
 
-        var cache = builder.Configuration.RequiredConnectionString(CacheConnectionName);
+        builder.Configuration.RequiredConnectionString(CacheConnectionName);
         var ledger = builder.Configuration.RequiredConnectionString(LedgerConnectionName);
 
         // abortConnect=false: the Gateway starts and serves while Redis is down, and reconnects by itself.
-        builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(cache + ",abortConnect=false,connectTimeout=2000"));
+        builder.AddRedisClient(CacheConnectionName, configureOptions: options =>
+        {
+            options.AbortOnConnectFail = false;
+            options.ConnectTimeout = 2000;
+        });
+        builder.AddLedgerDbContext();
 
         var journal = builder.Configuration.GetSection(LedgerJournalSettings.SectionName).Get<LedgerJournalSettings>() ?? new LedgerJournalSettings();
         builder.Services.AddLedgerRecording(ledger, journal.Directory, journal.MaxBufferedMegabytes * 1024L * 1024L);
 
         // Without the cache the router still answers (uncached), so it only degrades readiness.
         // Without PostgreSQL requests are journaled and still served (degraded); the Gateway is
-        // unhealthy only once the journal is full and it refuses work.
+        // unhealthy only once the journal is full and it refuses work. A dead worker degrades it
+        // (the router fails over); a worker serving the wrong model makes it unhealthy.
+        builder.Services.ConfigureHealthCheck("StackExchange.Redis", CacheConnectionName, HealthStatus.Degraded, TimeSpan.FromSeconds(2));
         builder.Services.AddHealthChecks()
-            .AddRedis(cache, name: CacheConnectionName, failureStatus: HealthStatus.Degraded, timeout: TimeSpan.FromSeconds(3))
-            .AddNpgSql(ledger, name: LedgerConnectionName, failureStatus: HealthStatus.Degraded, timeout: TimeSpan.FromSeconds(3))
-            .AddCheck<LedgerShipper>(LedgerJournalCheckName);
+            .AddCheck<LedgerShipper>(LedgerJournalCheckName)
+            .Add(new HealthCheckRegistration(WorkerFleet.HealthCheckName, sp => sp.GetRequiredService<WorkerFleet>(), HealthStatus.Unhealthy, tags: null));
     }
 
 }

@@ -1,5 +1,9 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
 using Router.Ledger.Recording;
 
@@ -7,13 +11,51 @@ namespace Router.Ledger;
 
 public static class Extensions
 {
+    /// <summary>The connection string name of the ledger database (ConnectionStrings:ledger).</summary>
+    public const string ConnectionName = "ledger";
+
     /// <summary>Registers the ledger's DbContext factory and stores over the given PostgreSQL connection string.</summary>
     public static IServiceCollection AddLedger(this IServiceCollection services, string connectionString)
     {
-        services.AddDbContextFactory<LedgerDbContext>(options => options.UseNpgsql(connectionString));
-        services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<ArtifactStore>();
+        if (!services.Any(d => d.ServiceType == typeof(IDbContextFactory<LedgerDbContext>)))
+        {
+            services.AddPooledDbContextFactory<LedgerDbContext>(options => options.UseNpgsql(connectionString));
+        }
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ArtifactStore>();
         return services;
+    }
+
+    /// <summary>
+    /// Registers the ledger for a hosted service through Aspire's PostgreSQL integration (traces and
+    /// metrics) over ConnectionStrings:ledger, with a health check. A ledger outage degrades a service
+    /// rather than taking it down (each keeps serving from what it loaded), and the check answers
+    /// within two seconds. Retries are left to callers: EF's retrying strategy would hold requests for
+    /// many seconds during an outage, and it refuses the ledger's explicit transactions.
+    /// </summary>
+    public static IHostApplicationBuilder AddLedgerDbContext(this IHostApplicationBuilder builder)
+    {
+        var connectionString = builder.Configuration.GetConnectionString(ConnectionName) is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException(
+                $"ConnectionStrings:{ConnectionName} is not set. Run the system with 'dotnet run --project AppHost', or set ConnectionStrings__{ConnectionName}.");
+        builder.Services.AddLedger(connectionString);
+
+        // The integration's own health check says only that the database cannot be reached; this
+        // one says why (refused, authentication, timeout), which is what an operator needs.
+        builder.EnrichNpgsqlDbContext<LedgerDbContext>(settings =>
+        {
+            settings.DisableRetry = true;
+            settings.DisableHealthChecks = true;
+        });
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+            ConnectionName,
+            services => new LedgerHealthCheck(services.GetRequiredService<IDbContextFactory<LedgerDbContext>>()),
+            HealthStatus.Degraded,
+            tags: null,
+            timeout: TimeSpan.FromSeconds(2)));
+        return builder;
     }
 
     /// <summary>

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 using Npgsql;
 
 namespace Router.LocalServers;
@@ -11,7 +10,7 @@ namespace Router.LocalServers;
 /// </summary>
 public sealed class LocalPostgresServer : IAsyncDisposable
 {
-    private const string SuperUser = "postgres";
+    private const string SuperUser = PostgresInstallation.SuperUser;
     private readonly string _binDirectory;
     private readonly string _dataDirectory;
     private readonly bool _durable;
@@ -50,14 +49,11 @@ public sealed class LocalPostgresServer : IAsyncDisposable
     public static async Task<LocalPostgresServer> StartAsync(
         string stateDirectory, Action<string> log, bool durable = true, CancellationToken cancellationToken = default)
     {
-        var initdb = await ServerPackages.RequireAsync(
-            "PostgreSQL", "postgresql", () => FindBinary("initdb"), "ConnectionStrings__ledger", log, cancellationToken);
-        var binDirectory = Path.GetDirectoryName(initdb)!;
-
-        var dataDirectory = Path.Combine(PrepareStateDirectory(stateDirectory), $"postgres-{Guid.NewGuid():N}");
-        var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
+        var binDirectory = await PostgresInstallation.RequireBinDirectoryAsync("ConnectionStrings__ledger", log, cancellationToken);
+        var dataDirectory = Path.Combine(PostgresInstallation.PrepareStateDirectory(stateDirectory), $"postgres-{Guid.NewGuid():N}");
+        var password = PostgresInstallation.NewPassword();
         var server = new LocalPostgresServer(binDirectory, dataDirectory, FreePort.Next(), password, durable, log);
-        await server.InitializeAsync(cancellationToken);
+        await PostgresInstallation.InitializeDataDirectoryAsync(binDirectory, dataDirectory, password, cancellationToken);
         await server.StartAsync(cancellationToken);
         return server;
     }
@@ -80,7 +76,7 @@ public sealed class LocalPostgresServer : IAsyncDisposable
             arguments.AddRange(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
         }
 
-        var (file, args) = AsServerUser(Path.Combine(_binDirectory, "postgres"), arguments);
+        var (file, args) = PostgresInstallation.AsServerUser(Path.Combine(_binDirectory, "postgres"), arguments);
         _process = ChildProcess.Start(file, args, stopSignal: NativeMethods.SIGINT, outputLine: line => _log(line));
         await WaitUntilReadyAsync(cancellationToken);
     }
@@ -127,80 +123,6 @@ public sealed class LocalPostgresServer : IAsyncDisposable
         }
     }
 
-    private static string? FindBinary(string name)
-    {
-        const string debianRoot = "/usr/lib/postgresql";
-        if (Directory.Exists(debianRoot))
-        {
-            var newest = Directory.GetDirectories(debianRoot)
-                .Select(dir => (Dir: dir, Version: int.TryParse(Path.GetFileName(dir), out var v) ? v : -1))
-                .Where(x => File.Exists(Path.Combine(x.Dir, "bin", name)))
-                .OrderByDescending(x => x.Version)
-                .FirstOrDefault();
-            if (newest.Dir is not null)
-            {
-                return Path.Combine(newest.Dir, "bin", name);
-            }
-        }
-
-        return ServerPackages.FindOnPath(name);
-    }
-
-    private static string PrepareStateDirectory(string stateDirectory)
-    {
-        Directory.CreateDirectory(stateDirectory);
-        if (NativeMethods.IsRoot)
-        {
-            // The server runs as 'postgres', which must be able to reach its data folder.
-            for (var dir = new DirectoryInfo(stateDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (!OperatingSystem.IsWindows() && (dir.UnixFileMode & UnixFileMode.OtherExecute) == 0)
-                {
-                    throw new ServerUnavailableException(
-                        $"PostgreSQL runs as the 'postgres' user, which cannot enter '{dir.FullName}'. Use a state folder under {Path.GetTempPath()}.");
-                }
-            }
-        }
-
-        return stateDirectory;
-    }
-
-    private static (string File, List<string> Arguments) AsServerUser(string program, List<string> arguments)
-    {
-        if (!NativeMethods.IsRoot)
-        {
-            return (program, arguments);
-        }
-
-        // setpriv execs the program in place, so the child we hold is the server itself.
-        return ("setpriv", ["--reuid", SuperUser, "--regid", SuperUser, "--init-groups", "--", program, .. arguments]);
-    }
-
-    private async Task InitializeAsync(CancellationToken cancellationToken)
-    {
-        Directory.CreateDirectory(_dataDirectory);
-        var passwordFile = Path.Combine(_dataDirectory + ".pw");
-        await File.WriteAllTextAsync(passwordFile, Password, cancellationToken);
-        if (NativeMethods.IsRoot)
-        {
-            await RunAsync("chown", [$"{SuperUser}:{SuperUser}", _dataDirectory, passwordFile], cancellationToken);
-        }
-
-        try
-        {
-            var (file, args) = AsServerUser(Path.Combine(_binDirectory, "initdb"),
-            [
-                "-D", _dataDirectory, "-U", SuperUser, "--pwfile", passwordFile,
-                "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync",
-            ]);
-            await RunAsync(file, args, cancellationToken);
-        }
-        finally
-        {
-            File.Delete(passwordFile);
-        }
-    }
-
     private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
     {
         var deadline = Stopwatch.StartNew();
@@ -222,20 +144,6 @@ public sealed class LocalPostgresServer : IAsyncDisposable
             {
                 await Task.Delay(100, cancellationToken);
             }
-        }
-    }
-
-    private static async Task RunAsync(string file, List<string> arguments, CancellationToken cancellationToken)
-    {
-        var info = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = System.Diagnostics.Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
-        if (process.ExitCode != 0)
-        {
-            throw new ServerUnavailableException(
-                $"'{file} {string.Join(' ', arguments)}' failed with exit code {process.ExitCode}: {(await stderr).Trim()} {(await stdout).Trim()}");
         }
     }
 }

@@ -110,12 +110,20 @@ public static class ServerPackages
             args = ["-n", "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-o", "DPkg::Lock::Timeout=300", .. arguments];
         }
 
-        var info = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.Environment["DEBIAN_FRONTEND"] = "noninteractive";
-
         // Debian's maintainer scripts would start a system-wide server on its default port;
         // we only want the binaries, the launcher runs its own private instance.
-        info.Environment["RUNLEVEL"] = "1";
+        await RunToEndAsync(file, args, new Dictionary<string, string> { ["DEBIAN_FRONTEND"] = "noninteractive", ["RUNLEVEL"] = "1" }, cancellationToken);
+    }
+
+    /// <summary>Runs a command to its end; a non-zero exit throws with the command line and what it printed.</summary>
+    internal static async Task RunToEndAsync(string file, List<string> arguments, IReadOnlyDictionary<string, string>? environment, CancellationToken cancellationToken)
+    {
+        var info = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[key] = value;
+        }
+
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
@@ -123,7 +131,7 @@ public static class ServerPackages
         if (process.ExitCode != 0)
         {
             throw new ServerUnavailableException(
-                $"'apt-get {string.Join(' ', arguments)}' failed with exit code {process.ExitCode}: {(await stderr).Trim()} {(await stdout).Trim()}");
+                $"'{file} {string.Join(' ', arguments)}' failed with exit code {process.ExitCode}: {(await stderr).Trim()} {(await stdout).Trim()}");
         }
     }
 

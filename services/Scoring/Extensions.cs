@@ -1,28 +1,36 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Router.Contracts;
 using Router.Ledger;
-using StackExchange.Redis;
 
 namespace Router.Scoring;
 
 internal static class Extensions
 {
+    public const string CacheConnectionName = "cache";
+
     public static void AddScoring(this IHostApplicationBuilder builder)
     {
-        var cache = builder.Configuration.RequiredConnectionString("cache");
-        var ledger = builder.Configuration.RequiredConnectionString("ledger");
-
         builder.Services.AddGrpc();
-        builder.Services.AddLedger(ledger);
-        builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(cache + ",abortConnect=false,connectTimeout=2000"));
+        builder.AddLedgerDbContext();
+        builder.AddRedisClient(CacheConnectionName, configureOptions: options =>
+        {
+            options.AbortOnConnectFail = false;
+            options.ConnectTimeout = 2000;
+        });
+
+        // The model's worker answers P(True) and P(IK) questions: one client per worker the
+        // configuration names (services:worker-<model>:grpc).
+        foreach (var service in builder.Configuration.GetSection("services").GetChildren().Select(s => s.Key).Where(ServiceNames.IsWorker))
+        {
+            builder.Services.AddServiceGrpcClient<Inference.InferenceClient>(service);
+        }
+
         builder.Services.AddSingleton<ScoreCache>();
         builder.Services.AddSingleton<CalibratorRegistry>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CalibratorRegistry>());
 
         // Without Redis scores are computed uncached; without PostgreSQL the last loaded
         // calibrators keep serving: both degrade the service, neither stops it.
-        builder.Services.AddHealthChecks()
-            .AddRedis(cache, name: "cache", failureStatus: HealthStatus.Degraded, timeout: TimeSpan.FromSeconds(3))
-            .AddNpgSql(ledger, name: "ledger", failureStatus: HealthStatus.Degraded, timeout: TimeSpan.FromSeconds(3));
+        builder.Services.ConfigureHealthCheck("StackExchange.Redis", CacheConnectionName, HealthStatus.Degraded, TimeSpan.FromSeconds(2));
     }
-
 }

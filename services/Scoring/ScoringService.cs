@@ -1,5 +1,4 @@
 using Grpc.Core;
-using Grpc.Net.Client;
 using Router.Contracts;
 using Router.Domain.Signals;
 using DomainSignalOptions = Router.Domain.Signals.SignalOptions;
@@ -10,12 +9,9 @@ namespace Router.Scoring;
 /// Turns an attempt into every raw signal and the model's calibrated P(correct). Asks the model's
 /// worker for P(True) and P(IK) when the request wants them.
 /// </summary>
-public sealed class ScoringService(CalibratorRegistry calibrators, ScoreCache cache, IConfiguration configuration) : Router.Contracts.Scoring.ScoringBase
+public sealed class ScoringService(CalibratorRegistry calibrators, ScoreCache cache, IConfiguration configuration, GrpcClientsByName<Inference.InferenceClient>? workers = null) : Router.Contracts.Scoring.ScoringBase
 {
     private const string Uncalibrated = "none";
-
-    // Channels multiplex calls over HTTP/2; one per worker avoids a connection set-up per score.
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, GrpcChannel> WorkerChannels = new(StringComparer.Ordinal);
 
     public override async Task<ScoreAttemptResponse> ScoreAttempt(ScoreAttemptRequest request, ServerCallContext context)
     {
@@ -78,9 +74,12 @@ public sealed class ScoringService(CalibratorRegistry calibrators, ScoreCache ca
         }
 
         var service = ServiceNames.Worker(request.Model);
-        var address = configuration[ServiceNames.GrpcAddressKey(service)]
-            ?? throw new RpcException(new Status(StatusCode.FailedPrecondition, $"options.p_true/p_ik need the model's worker, but {ServiceNames.GrpcAddressKey(service)} is not configured."));
-        var worker = new Inference.InferenceClient(WorkerChannels.GetOrAdd(address, GrpcChannel.ForAddress));
+        if (workers is null || configuration[ServiceNames.GrpcAddressKey(service)] is null)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"options.p_true/p_ik need the model's worker, but {ServiceNames.GrpcAddressKey(service)} is not configured."));
+        }
+
+        var worker = workers.For(service);
         var question = string.Join("\n", request.Messages.Select(m => m.Content));
         (double, double)? verification = null;
         double? know = null;

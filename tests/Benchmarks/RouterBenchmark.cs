@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Router.Contracts;
 using Router.LocalServers;
+using Router.Testing;
 
 namespace Router.Benchmarks;
 
@@ -26,23 +27,23 @@ public sealed class RouterBenchmark : IBenchmark
         await postgres.CreateDatabaseAsync("ledger");
         var ledger = postgres.ConnectionString("ledger");
 
-        var worker = await ServiceProcess.StartAsync(new Projects.InferenceWorker(), new Dictionary<string, string?>
+        var worker = await ServiceProcess.StartAsync("InferenceWorker", new Dictionary<string, string?>
         {
             ["Worker__Model"] = "llama3.1-8b",
             ["Worker__Backend"] = "simulated",
             ["Worker__SimulateLatency"] = "false",
         }, cancellationToken);
-        var scoring = await ServiceProcess.StartAsync(new Projects.Scoring(), new Dictionary<string, string?>
+        var scoring = await ServiceProcess.StartAsync("Scoring", new Dictionary<string, string?>
         {
             ["ConnectionStrings__cache"] = redis.ConnectionString,
             ["ConnectionStrings__ledger"] = ledger,
         }, cancellationToken);
-        var policy = await ServiceProcess.StartAsync(new Projects.Policy(), new Dictionary<string, string?>
+        var policy = await ServiceProcess.StartAsync("Policy", new Dictionary<string, string?>
         {
             ["ConnectionStrings__ledger"] = ledger,
             ["Policy__Defaults__single__Chain__0"] = "llama3.1-8b",
         }, cancellationToken);
-        var gateway = await ServiceProcess.StartAsync(new Projects.Gateway(), new Dictionary<string, string?>
+        var gateway = await ServiceProcess.StartAsync("Gateway", new Dictionary<string, string?>
         {
             ["ConnectionStrings__cache"] = redis.ConnectionString,
             ["ConnectionStrings__ledger"] = ledger,
@@ -50,6 +51,7 @@ public sealed class RouterBenchmark : IBenchmark
             ["Ledger__Directory"] = Path.Combine(state, "journal-" + Guid.NewGuid().ToString("N")),
             ["Routing__DefaultPolicy"] = "single",
             ["ResponseCache__Enabled"] = "true",
+            ["Portfolio__Json"] = TestPortfolio.Json,
             ["services__scoring__grpc__0"] = scoring.Grpc.ToString(),
             ["services__policy__grpc__0"] = policy.Grpc.ToString(),
             ["services__worker-llama3-1-8b__grpc__0"] = worker.Grpc.ToString(),

@@ -17,7 +17,7 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public GrpcChannel Channel() => GrpcChannel.ForAddress(Grpc);
 
-    public static async Task<ServiceProcess> StartAsync(Projects.IProjectMetadata project, IDictionary<string, string?> settings, CancellationToken cancellationToken)
+    public static async Task<ServiceProcess> StartAsync(string service, IDictionary<string, string?> settings, CancellationToken cancellationToken)
     {
         var http = new Uri($"http://127.0.0.1:{FreePort.Next()}");
         var grpc = new Uri($"http://127.0.0.1:{FreePort.Next()}");
@@ -29,7 +29,8 @@ public sealed class ServiceProcess : IAsyncDisposable
             ["Logging__LogLevel__Default"] = "Warning",
             ["DOTNET_ENVIRONMENT"] = "Production",
         };
-        var process = ChildProcess.Start("dotnet", [project.AssemblyPath], environment, Path.GetDirectoryName(project.AssemblyPath));
+        var assembly = BuiltService(service);
+        var process = ChildProcess.Start("dotnet", [assembly], environment, Path.GetDirectoryName(assembly));
         using var client = new HttpClient { BaseAddress = http };
         var clock = Stopwatch.StartNew();
         while (true)
@@ -48,11 +49,30 @@ public sealed class ServiceProcess : IAsyncDisposable
 
             if (clock.Elapsed > TimeSpan.FromSeconds(60) || process.Exited.IsCompleted)
             {
-                throw new InvalidOperationException($"{Path.GetFileName(project.AssemblyPath)} did not start:\n{string.Join('\n', process.Tail)}");
+                throw new InvalidOperationException($"{service} did not start:\n{string.Join('\n', process.Tail)}");
             }
 
             await Task.Delay(100, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// A service's assembly as the build left it (the benchmark references each service project so it
+    /// is built first, in the benchmark's own configuration).
+    /// </summary>
+    private static string BuiltService(string service)
+    {
+        var configuration = Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd('/'))!);
+        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+        {
+            var assembly = Path.Combine(folder.FullName, "services", service, "bin", configuration, "net10.0", service + ".dll");
+            if (File.Exists(assembly))
+            {
+                return assembly;
+            }
+        }
+
+        throw new InvalidOperationException($"{service} is not built; run 'dotnet build -c {configuration} tests/Benchmarks' first.");
     }
 
     public async ValueTask DisposeAsync()

@@ -58,7 +58,7 @@ public sealed class SignalsBenchmark : IBenchmark
             await services.GetRequiredService<ArtifactStore>().SaveNewVersionAsync(ArtifactKinds.Calibrator, "llama3.1-8b", new CalibratorArtifact(SignalNames.GeometricMeanProbability, new PlattCalibrator(1.1, -0.2)).ToJson(), "{}", cancellationToken);
         }
 
-        await using var scoring = await ServiceProcess.StartAsync(new Projects.Scoring(), new Dictionary<string, string?>
+        await using var scoring = await ServiceProcess.StartAsync("Scoring", new Dictionary<string, string?>
         {
             ["ConnectionStrings__cache"] = redis.ConnectionString,
             ["ConnectionStrings__ledger"] = ledger,

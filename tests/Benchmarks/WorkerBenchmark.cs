@@ -18,7 +18,7 @@ public sealed class WorkerBenchmark : IBenchmark
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         await using var stub = await OpenAiStubServer.StartAsync();
-        await using var worker = await ServiceProcess.StartAsync(new Projects.InferenceWorker(), new Dictionary<string, string?>
+        await using var worker = await ServiceProcess.StartAsync("InferenceWorker", new Dictionary<string, string?>
         {
             ["Worker__Model"] = "llama3.1-8b",
             ["Worker__Backend"] = "vllm",

@@ -28,6 +28,13 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
 
         // Tests that are not about access control call without keys, as on a developer's machine.
         _settings.TryAdd("Access:Mode", "Open");
+        if (!_settings.ContainsKey("Portfolio:Json"))
+        {
+            foreach (var (key, value) in TestPortfolio.Settings())
+            {
+                _settings.TryAdd(key, value);
+            }
+        }
         UseKestrel(0);
     }
 

@@ -1,4 +1,5 @@
 using Router.LocalServers;
+using Router.Testing;
 using Xunit;
 
 namespace Router.Gateway.Tests;
@@ -13,7 +14,7 @@ public sealed class StartupFailureTests
         {
             ["ConnectionStrings__cache"] = "127.0.0.1:1",
             ["ConnectionStrings__ledger"] = "Host=127.0.0.1;Port=1",
-            ["Portfolio__Models__1__InputUsdPerMillionTokens"] = "-0.5",
+            ["Portfolio__Json"] = TestPortfolio.Json.Replace("\"inputUsdPerMillionTokens\": 0.88", "\"inputUsdPerMillionTokens\": -0.5", StringComparison.Ordinal),
         });
 
         Assert.NotEqual(0, exitCode);
@@ -31,9 +32,10 @@ public sealed class StartupFailureTests
 
     private static async Task<(int ExitCode, string Output)> RunGatewayAsync(Dictionary<string, string?> environment)
     {
-        var project = new Projects.Gateway();
+        // The Gateway as built beside the tests (its runtimeconfig and deps come with the reference).
+        var gateway = typeof(Program).Assembly.Location;
         environment["Kestrel__Endpoints__http__Url"] = $"http://127.0.0.1:{FreePort.Next()}";
-        await using var process = ChildProcess.Start("dotnet", [project.AssemblyPath], environment, Path.GetDirectoryName(project.ProjectPath));
+        await using var process = ChildProcess.Start("dotnet", [gateway], environment, Path.GetDirectoryName(gateway));
         var exitCode = await process.Exited.WaitAsync(TimeSpan.FromSeconds(60));
         return (exitCode, string.Join(Environment.NewLine, process.Tail));
     }

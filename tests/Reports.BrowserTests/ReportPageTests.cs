@@ -1,7 +1,6 @@
 using System.Globalization;
 using Microsoft.Playwright;
 using Router.Gateway.Tests;
-using Router.LocalServers;
 using Router.Testing;
 using Xunit;
 using Xunit.Abstractions;
@@ -18,13 +17,7 @@ public sealed class ReportPageTests(PostgresFixture postgres, RedisFixture redis
     [Fact]
     public async Task The_report_page_draws_every_chart_with_the_seeded_totals()
     {
-        var chromium = await ServerPackages.RequireAsync(
-            "Chromium (for the browser tests)",
-            "chromium",
-            () => Environment.GetEnvironmentVariable("ROUTER_CHROMIUM") is { Length: > 0 } configured ? configured : ServerPackages.FindOnPath("chromium"),
-            "ROUTER_CHROMIUM (the path of a Chromium binary)",
-            output.WriteLine,
-            CancellationToken.None);
+        var chromium = await Chromium.RequireAsync(output.WriteLine);
         var ledger = await postgres.CreateDatabaseAsync("ledger");
         var day = new DateTimeOffset(2026, 11, 2, 0, 0, 0, TimeSpan.Zero);
         await ReportSeed.WriteAsync(ledger, day);
@@ -37,7 +30,7 @@ public sealed class ReportPageTests(PostgresFixture postgres, RedisFixture redis
         {
             ExecutablePath = chromium,
             Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            Args = Chromium.Arguments,
         });
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
         await page.GotoAsync(new Uri(address, "/reports?from=2026-11-01&to=2026-11-08").ToString());

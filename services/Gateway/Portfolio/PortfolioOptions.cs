@@ -1,11 +1,52 @@
 namespace Router.Gateway.Portfolio;
 
-/// <summary>The models the router may answer with, bound from the "Portfolio" configuration section.</summary>
+/// <summary>
+/// The models the router may answer with, bound from the "Portfolio" configuration section. A
+/// deployment declares it in one place: <c>Portfolio:Json</c> (the whole list as a JSON array, as
+/// the AppHost and the Bicep pass it) replaces <c>Portfolio:Models</c> entirely, so a model removed
+/// from a deployment cannot linger through an array index.
+/// </summary>
 public sealed class PortfolioOptions
 {
     public const string SectionName = "Portfolio";
 
     public List<ModelDeploymentOptions> Models { get; set; } = [];
+
+    /// <summary>The portfolio as a JSON array of models (property names as in <see cref="ModelDeploymentOptions"/>, any case).</summary>
+    public string? Json { get; set; }
+
+    /// <summary>Why <see cref="Json"/> could not be read, reported by the validator with the key.</summary>
+    internal string? JsonError { get; private set; }
+
+    /// <summary>The portfolio of a configuration, as the options system binds it (used before the container is built).</summary>
+    public static PortfolioOptions From(IConfiguration configuration)
+    {
+        var options = new PortfolioOptions();
+        configuration.GetSection(SectionName).Bind(options);
+        options.ApplyJson();
+        return options;
+    }
+
+    internal void ApplyJson()
+    {
+        if (string.IsNullOrWhiteSpace(Json))
+        {
+            return;
+        }
+
+        try
+        {
+            Models = System.Text.Json.JsonSerializer.Deserialize<List<ModelDeploymentOptions>>(Json, JsonOptions)
+                ?? throw new System.Text.Json.JsonException("the value is null; expected an array of models");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            Models = [];
+            JsonError = e.Message;
+        }
+    }
+
+    private static readonly System.Text.Json.JsonSerializerOptions JsonOptions = new() { PropertyNameCaseInsensitive = true };
 }
 
 /// <summary>One deployed model: its position in the escalation order and what a token costs on it.</summary>

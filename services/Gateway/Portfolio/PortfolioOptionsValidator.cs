@@ -12,6 +12,11 @@ public sealed partial class PortfolioOptionsValidator : IValidateOptions<Portfol
     public ValidateOptionsResult Validate(string? name, PortfolioOptions options)
     {
         var failures = new List<string>();
+        if (options.JsonError is { } jsonError)
+        {
+            return ValidateOptionsResult.Fail($"{PortfolioOptions.SectionName}:Json: is not a JSON array of models: {jsonError}");
+        }
+
         var models = PortfolioOptions.SectionName + ":Models";
         if (options.Models.Count == 0)
         {

@@ -18,7 +18,7 @@ public sealed record RoutingOutcome(RoutingTrace Trace, IReadOnlyList<TokenLogpr
 /// worker that fails makes the router fail over to the next stage.
 /// </summary>
 public sealed partial class CascadeRouter(
-    ServiceChannels channels,
+    DownstreamClients clients,
     PolicyDescriptions policies,
     ResponseCache responseCache,
     WorkerCircuits circuits,
@@ -290,10 +290,9 @@ public sealed partial class CascadeRouter(
         var start = 0;
         try
         {
-            var client = new Router.Contracts.Classifier.ClassifierClient(channels.For(ClassifierService));
             var query = string.Join("\n", request.Messages.Where(m => m.Role == "user").Select(m => m.Content));
             var asked = Stopwatch.GetTimestamp();
-            var prediction = await client.PredictAsync(new PredictRequest { Query = query, Models = { trace.Chain } }, deadline: ControlDeadline(), cancellationToken: cancellationToken);
+            var prediction = await clients.Classifier.PredictAsync(new PredictRequest { Query = query, Models = { trace.Chain } }, deadline: ControlDeadline(), cancellationToken: cancellationToken);
             trace.AddHop("classifier", asked);
             start = Math.Clamp(prediction.StartStage, 0, trace.Chain.Count - 1);
             trace.PreCall = new PreCallPrediction(
@@ -343,7 +342,7 @@ public sealed partial class CascadeRouter(
             timeout = TimeSpan.FromMilliseconds(Math.Max(1, Math.Min(timeout.TotalMilliseconds, budget - elapsedMs)));
         }
 
-        var client = new Inference.InferenceClient(channels.For(model.WorkerService));
+        var client = clients.Worker(model.WorkerService);
         var started = Stopwatch.GetTimestamp();
         try
         {
@@ -372,11 +371,6 @@ public sealed partial class CascadeRouter(
             }
 
             LogStageFailure(logger, model.Name, e.StatusCode, e.Status.Detail);
-            return null;
-        }
-        catch (InvalidOperationException e) when (e.Message.Contains(ServiceNames.GrpcAddressKey(model.WorkerService), StringComparison.Ordinal))
-        {
-            attempt.Error = e.Message;
             return null;
         }
     }
@@ -424,8 +418,7 @@ public sealed partial class CascadeRouter(
     {
         try
         {
-            var client = new Scoring.ScoringClient(channels.For(ScoringService));
-            var scored = await client.ScoreAttemptAsync(
+            var scored = await clients.Scoring.ScoreAttemptAsync(
                 new ScoreAttemptRequest
                 {
                     Model = attempt.Model,
@@ -483,8 +476,7 @@ public sealed partial class CascadeRouter(
 
         try
         {
-            var client = new Router.Contracts.Policy.PolicyClient(channels.For(PolicyService));
-            var decision = await client.DecideAsync(
+            var decision = await clients.Policy.DecideAsync(
                 new DecideRequest
                 {
                     Policy = trace.Policy,

@@ -11,7 +11,7 @@ namespace Router.Gateway.Routing;
 /// drops the entry at once; failures are not kept, so an unknown or unreachable policy is asked
 /// about again on the next request.
 /// </summary>
-public sealed class PolicyDescriptions(ServiceChannels channels, IOptionsMonitor<RoutingOptions> routing, TimeProvider time)
+public sealed class PolicyDescriptions(DownstreamClients clients, IOptionsMonitor<RoutingOptions> routing, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, (PolicyDescription Description, DateTimeOffset Expires)> _entries = new(StringComparer.Ordinal);
 
@@ -23,8 +23,7 @@ public sealed class PolicyDescriptions(ServiceChannels channels, IOptionsMonitor
             return entry.Description;
         }
 
-        var client = new Router.Contracts.Policy.PolicyClient(channels.For(ServiceNames.Policy));
-        var description = await client.DescribeAsync(new DescribePolicyRequest { Policy = policy }, deadline: deadline, cancellationToken: cancellationToken);
+        var description = await clients.Policy.DescribeAsync(new DescribePolicyRequest { Policy = policy }, deadline: deadline, cancellationToken: cancellationToken);
         var ttl = routing.CurrentValue.PolicyCacheTtl;
         if (ttl > TimeSpan.Zero)
         {

@@ -27,6 +27,9 @@ public sealed class RoutingOptions
 
     /// <summary>How long a worker whose circuit opened is skipped before one trial request is let through.</summary>
     public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often every worker is asked which model it serves (a dead or wrong worker shows on /health).</summary>
+    public TimeSpan WorkerCheckInterval { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 public sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
@@ -67,6 +70,11 @@ public sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
         if (options.CircuitBreakDuration <= TimeSpan.Zero)
         {
             failures.Add($"{RoutingOptions.SectionName}:CircuitBreakDuration: must be positive, got {options.CircuitBreakDuration}.");
+        }
+
+        if (options.WorkerCheckInterval <= TimeSpan.Zero)
+        {
+            failures.Add($"{RoutingOptions.SectionName}:WorkerCheckInterval: must be positive, got {options.WorkerCheckInterval}.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

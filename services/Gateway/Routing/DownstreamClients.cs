@@ -1,0 +1,33 @@
+using Router.Contracts;
+
+namespace Router.Gateway.Routing;
+
+/// <summary>The gRPC clients of the services the Gateway calls, from the gRPC client factory (one HTTP/2 connection pool each).</summary>
+public sealed class DownstreamClients(
+    GrpcClientsByName<Inference.InferenceClient> workers,
+    GrpcClientsByName<Router.Contracts.Scoring.ScoringClient> scoring,
+    GrpcClientsByName<Router.Contracts.Policy.PolicyClient> policy,
+    GrpcClientsByName<Router.Contracts.Classifier.ClassifierClient> classifier)
+{
+    public Inference.InferenceClient Worker(string service) => workers.For(service);
+
+    public Router.Contracts.Scoring.ScoringClient Scoring => scoring.For(ServiceNames.Scoring);
+
+    public Router.Contracts.Policy.PolicyClient Policy => policy.For(ServiceNames.Policy);
+
+    public Router.Contracts.Classifier.ClassifierClient Classifier => classifier.For(ServiceNames.Classifier);
+
+    /// <summary>Registers a client per downstream service: Scoring, Policy, Classifier and the worker of every model of the portfolio.</summary>
+    public static void Register(IServiceCollection services, IEnumerable<string> workerServices)
+    {
+        services.AddServiceGrpcClient<Router.Contracts.Scoring.ScoringClient>(ServiceNames.Scoring);
+        services.AddServiceGrpcClient<Router.Contracts.Policy.PolicyClient>(ServiceNames.Policy);
+        services.AddServiceGrpcClient<Router.Contracts.Classifier.ClassifierClient>(ServiceNames.Classifier);
+        foreach (var worker in workerServices.Distinct(StringComparer.Ordinal))
+        {
+            services.AddServiceGrpcClient<Inference.InferenceClient>(worker);
+        }
+
+        services.AddSingleton<DownstreamClients>();
+    }
+}
