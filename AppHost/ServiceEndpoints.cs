@@ -9,7 +9,7 @@ internal static class ServiceEndpoints
     /// <summary>
     /// Declares the endpoints and binds Kestrel to them by name: plain-text gRPC needs an HTTP/2-only
     /// endpoint (with HTTP/1.1 allowed too, Kestrel serves HTTP/1.1 to gRPC clients), which a single
-    /// ASPNETCORE_URLS cannot express.
+    /// ASPNETCORE_URLS cannot express. The service counts as healthy once its /health answers.
     /// </summary>
     public static IResourceBuilder<ProjectResource> WithServiceEndpoints(this IResourceBuilder<ProjectResource> project, bool grpc, int? httpPort = null)
     {
@@ -22,6 +22,10 @@ internal static class ServiceEndpoints
                 endpoint.Transport = "http2";
             });
         }
+
+        // Healthy means serving: the orchestrator holds dependants (and the tests) until /health
+        // answers 200 (Degraded included: a service that runs without a dependency still serves).
+        project.WithHttpHealthCheck("/health", endpointName: Http);
 
         return project.WithEnvironment(context =>
         {

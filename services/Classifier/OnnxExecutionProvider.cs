@@ -60,8 +60,12 @@ public sealed partial class OnnxExecutionProvider : IHealthCheck
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(HealthCheckResult.Healthy($"execution provider {Name} ({Reason})"));
 
+    /// <summary>Null when CUDA can be used, else why not. ONNX Runtime's own error log of the failed load is held back: the caller reports it once.</summary>
     private static string? TryCuda()
     {
+        var environment = OrtEnv.Instance();
+        var level = environment.EnvLogLevel;
+        environment.EnvLogLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
         using var probe = new SessionOptions();
         try
         {
@@ -71,6 +75,10 @@ public sealed partial class OnnxExecutionProvider : IHealthCheck
         catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
         {
             return e.Message.Split('\n')[0].Trim();
+        }
+        finally
+        {
+            environment.EnvLogLevel = level;
         }
     }
 

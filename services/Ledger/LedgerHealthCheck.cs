@@ -19,5 +19,9 @@ public sealed class LedgerHealthCheck(IDbContextFactory<LedgerDbContext> context
         {
             return new HealthCheckResult(context.Registration.FailureStatus, "the ledger database does not answer", e);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return new HealthCheckResult(context.Registration.FailureStatus, $"the ledger database did not answer within {context.Registration.Timeout.TotalSeconds:0.#} s");
+        }
     }
 }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Router.Ledger;
 
 namespace Router.LedgerMigrator;
@@ -21,6 +23,10 @@ internal sealed partial class LedgerMigration(
         try
         {
             await using var db = await contexts.CreateDbContextAsync(stoppingToken);
+
+            // On a new database EF looks for its history table before creating it and logs the
+            // failed query as an error; creating the (empty) table first keeps a first start clean.
+            await db.GetService<IHistoryRepository>().CreateIfNotExistsAsync(stoppingToken);
             await db.Database.MigrateAsync(stoppingToken);
             var applied = (await db.Database.GetAppliedMigrationsAsync(stoppingToken)).ToList();
             LogMigrated(logger, applied.Count, applied.LastOrDefault() ?? "none");

@@ -130,12 +130,12 @@ public sealed partial class AppHostCommand : IAsyncDisposable
         return match;
     }
 
-    [GeneratedRegex(@"Gateway:\s+(http://\S+)")]
+    [GeneratedRegex(@"^  Gateway:\s+(http://\S+)", RegexOptions.Multiline)]
     private static partial Regex GatewayLine();
 
-    [GeneratedRegex(@"Dashboard:\s+(http://\S+)")]
+    [GeneratedRegex(@"^  Dashboard:\s+(http://\S+)", RegexOptions.Multiline)]
     private static partial Regex DashboardLine();
 
-    [GeneratedRegex(@"Run data:\s+(\S+)")]
+    [GeneratedRegex(@"^  Run data:\s+(\S+)", RegexOptions.Multiline)]
     private static partial Regex RunFolderLine();
 }

@@ -64,17 +64,27 @@ public sealed class AppHostCommandTests(ITestOutputHelper output)
         await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = chromium, Headless = true, Args = Chromium.Arguments });
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1600, Height = 1000 } });
         await page.GotoAsync(login);
-        foreach (var resource in Resources)
+        var screenshot = Path.Combine(AppContext.BaseDirectory, "dashboard-resources.png");
+        try
         {
-            await page.GetByText(resource, new PageGetByTextOptions { Exact = true }).First.WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
+            // Every resource is listed, the migrations finished and everything else runs.
+            await page.GetByText($"Showing {Resources.Length} resources").WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
+            foreach (var resource in Resources)
+            {
+                var row = page.GetByRole(AriaRole.Row).Filter(new LocatorFilterOptions { HasText = resource });
+                var expected = resource == "ledger-migrations" ? "Finished" : "Running";
+                await Assertions.Expect(row.First).ToContainTextAsync(expected, new LocatorAssertionsToContainTextOptions { Timeout = 60_000 });
+            }
+        }
+        finally
+        {
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot });
+            output.WriteLine($"screenshot: {screenshot}");
         }
 
         var text = await page.InnerTextAsync("body");
         Assert.DoesNotContain("Unhealthy", text, StringComparison.Ordinal);
         Assert.DoesNotContain("Failed to start", text, StringComparison.Ordinal);
-        var screenshot = Path.Combine(AppContext.BaseDirectory, "dashboard-resources.png");
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot });
-        output.WriteLine($"screenshot: {screenshot}");
         Assert.True(new FileInfo(screenshot).Length > 10_000);
     }
 

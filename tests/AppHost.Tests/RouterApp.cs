@@ -2,6 +2,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using Router.AppHost.Tests.Otlp;
 using Xunit;
@@ -40,21 +41,24 @@ public sealed class RouterApp : IAsyncLifetime
     public async Task InitializeAsync()
     {
         using var starting = new CancellationTokenSource(StartTimeout);
+        // The services export telemetry where the dashboard would take it: here, to the test's collector.
         _traces = await OtlpTraceReceiver.StartAsync();
-        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(starting.Token);
-        foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
-        {
-            builder.CreateResourceBuilder(project)
-                .WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", _traces.Endpoint.ToString())
-                .WithEnvironment("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-                .WithEnvironment("OTEL_BSP_SCHEDULE_DELAY", "100");
-        }
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
+            [$"ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL={_traces.Endpoint}"], starting.Token);
 
+        // Every resource's log lines are in the collector-less run's console otherwise; keep what matters.
+        builder.Services.AddLogging(logging => logging
+            .AddFilter("AppHost.Resources", LogLevel.Warning)
+            .AddFilter("Aspire.Hosting", LogLevel.Warning)
+            .AddFilter("System.Net.Http", LogLevel.Warning));
         builder.CreateResourceBuilder<ProjectResource>("gateway")
             .WithEnvironment("ResponseCache__Enabled", "true")
             .WithEnvironment("Routing__StageTimeout", StageTimeout.ToString())
             .WithEnvironment("Routing__CircuitFailureThreshold", "2")
-            .WithEnvironment("Routing__CircuitBreakDuration", CircuitBreak.ToString());
+            .WithEnvironment("Routing__CircuitBreakDuration", CircuitBreak.ToString())
+
+            // No periodic identity checks: a frozen worker must receive nothing but the test's requests.
+            .WithEnvironment("Routing__WorkerCheckInterval", TimeSpan.FromHours(1).ToString());
         _app = await builder.BuildAsync(starting.Token);
         await _app.StartAsync(starting.Token);
         await Task.WhenAll(ServiceResources().Select(name => _app.ResourceNotifications.WaitForResourceHealthyAsync(name, starting.Token)));

@@ -15,6 +15,7 @@ namespace Router.AppHost.Tests;
 /// every request in the ledger once, repeats from the response cache, floods of invalid requests
 /// refused without ledger rows, and workers that hang or die.
 /// </summary>
+[TestCaseOrderer(DeclarationOrder.TypeName, DeclarationOrder.AssemblyName)]
 public sealed class RoutingSystemTests(RouterApp router, ITestOutputHelper output) : IClassFixture<RouterApp>
 {
     private const string SmallWorker = "worker-llama3-1-8b";
@@ -74,7 +75,36 @@ public sealed class RoutingSystemTests(RouterApp router, ITestOutputHelper outpu
             await router.CountAsync($"SELECT count(*) FROM attempts WHERE request_id IN ({ids})"));
 
         await RepeatsComeFromTheCacheAsync(http);
-        await InvalidFloodIsRefusedWithoutLedgerRowsAsync(http);
+        await InvalidFloodIsRefusedWithoutLedgerRowsAsync(http, validRequests: expectedRequests + RepeatedRequests);
+    }
+
+    [Fact]
+    public async Task One_routed_request_is_one_trace_across_the_gateway_worker_scoring_and_policy()
+    {
+        using var http = router.Gateway();
+        var traceId = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/route") { Content = JsonContent.Create(Question("Which gas do plants absorb? A) Oxygen B) Carbon dioxide C) Helium D) Neon (traced)")) };
+        request.Headers.Add("traceparent", $"00-{traceId}-{Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)).ToLowerInvariant()}-01");
+        request.Headers.CacheControl = new System.Net.Http.Headers.CacheControlHeaderValue { NoStore = true };
+        using var response = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        string[] services = ["gateway", "scoring", "policy"];
+        HashSet<string> seen = [];
+        await WaitUntilAsync(
+            () =>
+            {
+                seen = router.Traces.Spans.Where(s => s.TraceId == traceId).Select(s => s.Service).ToHashSet();
+                return services.All(seen.Contains) && seen.Any(s => s.StartsWith("worker-", StringComparison.Ordinal));
+            },
+            () => $"the trace has spans of {string.Join(", ", seen)} only; {router.Traces.Spans.Count} spans received from {string.Join(", ", router.Traces.Spans.Select(s => s.Service).Distinct())}");
+
+        // Joined: one tree whose only root is the Gateway's server span (its parent is the caller's).
+        var spans = router.Traces.Spans.Where(s => s.TraceId == traceId).ToList();
+        var ids = spans.Select(s => s.SpanId).ToHashSet();
+        var root = Assert.Single(spans, span => !ids.Contains(span.ParentSpanId));
+        Assert.Equal("gateway", root.Service);
+        output.WriteLine(string.Join(Environment.NewLine, spans.Select(s => $"{s.Service}: {s.Name}")));
     }
 
     [Fact]
@@ -82,15 +112,19 @@ public sealed class RoutingSystemTests(RouterApp router, ITestOutputHelper outpu
     {
         using var http = router.Gateway();
         var worker = router.ServiceProcess(SmallWorker);
+        var grpcPort = RunProcesses.KestrelPort(worker, "grpc");
         RunProcesses.Signal("STOP", worker);
         try
         {
             // A client that gives up while its stage hangs still leaves its ledger row, and its
             // cancellation is not held against the worker's circuit.
-            using (var impatient = new CancellationTokenSource(TimeSpan.FromMilliseconds(700)))
+            using (var impatient = new CancellationTokenSource())
             {
                 using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/route") { Content = JsonContent.Create(Question("What is 1 + 1? (impatient client)")) };
-                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => http.SendAsync(request, impatient.Token));
+                var sent = http.SendAsync(request, impatient.Token);
+                await WaitUntilAsync(() => RunProcesses.UnreadBytes(worker, grpcPort) > 0);
+                await impatient.CancelAsync();
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sent);
             }
 
             Assert.Equal(1, await router.CountWhenAsync("SELECT count(*) FROM attempts WHERE reason = 'client_disconnected' AND model = 'llama3.1-8b'", 1));
@@ -122,7 +156,7 @@ public sealed class RoutingSystemTests(RouterApp router, ITestOutputHelper outpu
         // over at once instead of waiting out its stage deadline.
         RunProcesses.Signal("STOP", worker);
         var inFlight = http.PostAsJsonAsync("/v1/route", Question("What is 5 + 40? (killed worker)"));
-        await WaitUntilAsync(() => RunProcesses.UnreadBytes(worker) > 0);
+        await WaitUntilAsync(() => RunProcesses.UnreadBytes(worker, grpcPort) > 0);
         RunProcesses.Signal("KILL", worker);
         using var afterKill = await inFlight;
         Assert.Equal(HttpStatusCode.OK, afterKill.StatusCode);
@@ -134,7 +168,7 @@ public sealed class RoutingSystemTests(RouterApp router, ITestOutputHelper outpu
 
         // The orchestrator starts it again on request, and the router uses it once it is back.
         using var restarting = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await router.App.ResourceNotifications.WaitForResourceAsync(SmallWorker, KnownResourceStates.Exited, restarting.Token);
+        await router.App.ResourceNotifications.WaitForResourceAsync(SmallWorker, [KnownResourceStates.Exited, KnownResourceStates.Finished], restarting.Token);
         var started = await router.App.ResourceCommands.ExecuteCommandAsync(SmallWorker, KnownResourceCommands.StartCommand, restarting.Token);
         Assert.True(started.Success, started.Message);
         await router.App.ResourceNotifications.WaitForResourceHealthyAsync(SmallWorker, restarting.Token);
@@ -142,31 +176,8 @@ public sealed class RoutingSystemTests(RouterApp router, ITestOutputHelper outpu
         Assert.Equal(JsonValueKind.Null, back.GetProperty("error").ValueKind);
     }
 
-    [Fact]
-    public async Task One_routed_request_is_one_trace_across_the_gateway_worker_scoring_and_policy()
-    {
-        using var http = router.Gateway();
-        var traceId = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/route") { Content = JsonContent.Create(Question("Which gas do plants absorb? A) Oxygen B) Carbon dioxide C) Helium D) Neon (traced)")) };
-        request.Headers.Add("traceparent", $"00-{traceId}-{Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)).ToLowerInvariant()}-01");
-        request.Headers.CacheControl = new System.Net.Http.Headers.CacheControlHeaderValue { NoStore = true };
-        using var response = await http.SendAsync(request);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-
-        string[] services = ["gateway", "scoring", "policy"];
-        await WaitUntilAsync(() =>
-        {
-            var seen = router.Traces.Spans.Where(s => s.TraceId == traceId).Select(s => s.Service).ToHashSet();
-            return services.All(seen.Contains) && seen.Any(s => s.StartsWith("worker-", StringComparison.Ordinal));
-        });
-
-        // Joined: one tree whose only root is the Gateway's server span (its parent is the caller's).
-        var spans = router.Traces.Spans.Where(s => s.TraceId == traceId).ToList();
-        var ids = spans.Select(s => s.SpanId).ToHashSet();
-        var root = Assert.Single(spans, span => !ids.Contains(span.ParentSpanId));
-        Assert.Equal("gateway", root.Service);
-        output.WriteLine(string.Join(Environment.NewLine, spans.Select(s => $"{s.Service}: {s.Name}")));
-    }
+    /// <summary>The requests <see cref="RepeatsComeFromTheCacheAsync"/> sends, each one in the ledger (a cache hit too).</summary>
+    private const int RepeatedRequests = 3;
 
     private static async Task RepeatsComeFromTheCacheAsync(HttpClient http)
     {
@@ -188,7 +199,7 @@ public sealed class RoutingSystemTests(RouterApp router, ITestOutputHelper outpu
     }
 
     /// <summary>Sixteen callers send invalid requests of six kinds: every one is a 4xx and none reaches the ledger.</summary>
-    private async Task InvalidFloodIsRefusedWithoutLedgerRowsAsync(HttpClient http)
+    private async Task InvalidFloodIsRefusedWithoutLedgerRowsAsync(HttpClient http, long validRequests)
     {
         string[] invalid =
         [
@@ -199,7 +210,6 @@ public sealed class RoutingSystemTests(RouterApp router, ITestOutputHelper outpu
             "{\"model\": \"auto\", \"messages\": [{\"role\": \"robot\", \"content\": \"hi\"}]}",
             "[1, 2, 3]",
         ];
-        var settled = await router.CountAsync("SELECT count(*) FROM requests");
         var statuses = new System.Collections.Concurrent.ConcurrentBag<int>();
         await Task.WhenAll(Enumerable.Range(0, 16).Select(async caller =>
         {
@@ -213,10 +223,11 @@ public sealed class RoutingSystemTests(RouterApp router, ITestOutputHelper outpu
         output.WriteLine($"{statuses.Count} invalid requests refused");
         Assert.All(statuses, status => Assert.InRange(status, 400, 499));
 
-        // A valid request after the flood is the one new row: the flood left none behind it.
-        await RouteAsync(http, "Which planet is known as the Red Planet? (after the flood)", cache: false);
-        Assert.Equal(settled + 1, await router.CountWhenAsync("SELECT count(*) FROM requests", settled + 1));
-        Assert.Equal(settled + 1, await router.CountAsync("SELECT count(*) FROM requests"));
+        // The journal ships in order, so once a valid request sent after the flood is in the ledger,
+        // anything the flood had written would be too: the ledger holds exactly the valid requests.
+        var after = (await RouteAsync(http, "Which planet is known as the Red Planet? (after the flood)", cache: false)).GetProperty("request_id").GetString();
+        Assert.Equal(1, await router.CountWhenAsync($"SELECT count(*) FROM requests WHERE id = '{after}'", 1));
+        Assert.Equal(validRequests + 1, await router.CountAsync("SELECT count(*) FROM requests"));
     }
 
     /// <summary>Routes requests until one reaches the small model's stage, i.e. its circuit lets a trial through, and returns that stage.</summary>
@@ -236,12 +247,12 @@ public sealed class RoutingSystemTests(RouterApp router, ITestOutputHelper outpu
         }
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
+    private static async Task WaitUntilAsync(Func<bool> condition, Func<string>? failure = null)
     {
         var clock = Stopwatch.StartNew();
         while (!condition())
         {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "the condition did not hold within 30 s");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), failure?.Invoke() ?? "the condition did not hold within 30 s");
             await Task.Delay(50);
         }
     }

@@ -31,15 +31,20 @@ public static class RunProcesses
     public static int Service(int appHostPid, string service)
     {
         var candidates = Of(appHostPid).Where(pid => Environment(pid).Contains($"OTEL_SERVICE_NAME={service}")).ToHashSet();
-        return Assert.Single(candidates, pid => !candidates.Contains(Parent(pid)));
+        return Assert.Single(candidates, pid => !candidates.Any(other => Parent(other) == pid));
     }
 
+    /// <summary>The port a service's Kestrel endpoint listens on, as the orchestrator told it (Kestrel__Endpoints__&lt;name&gt;__Url).</summary>
+    public static int KestrelPort(int pid, string endpoint) =>
+        new Uri(Environment(pid).Single(v => v.StartsWith($"Kestrel__Endpoints__{endpoint}__Url=", StringComparison.Ordinal)).Split('=', 2)[1]).Port;
+
     /// <summary>
-    /// Bytes that arrived on the process's TCP sockets and that it has not read: with the process
-    /// frozen, a request sent to it sits there, which shows it is in flight.
+    /// Bytes that arrived on the process's connections to <paramref name="localPort"/> and that it
+    /// has not read: with the process frozen, a request sent to it sits there, which shows it is in flight.
     /// </summary>
-    public static long UnreadBytes(int pid)
+    public static long UnreadBytes(int pid, int localPort)
     {
+        var port = localPort.ToString("X4", CultureInfo.InvariantCulture);
         var inodes = Directory.GetFiles($"/proc/{pid}/fd")
             .Select(fd => new FileInfo(fd).LinkTarget)
             .Where(target => target is not null && target.StartsWith("socket:[", StringComparison.Ordinal))
@@ -51,7 +56,7 @@ public static class RunProcesses
             foreach (var line in File.ReadLines(table).Skip(1))
             {
                 var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                if (inodes.Contains(fields[9]))
+                if (inodes.Contains(fields[9]) && fields[1].EndsWith(":" + port, StringComparison.Ordinal))
                 {
                     unread += long.Parse(fields[4].Split(':')[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
                 }
