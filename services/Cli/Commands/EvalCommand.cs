@@ -87,7 +87,7 @@ internal static class EvalCommand
         {
             using var reader = parse.GetRequiredValue(file).OpenText();
             var traces = CascadeTrace.ReadCsv(reader).ToList();
-            var benchmarks = RouteEvaluation.PooledBenchmarks(traces);
+            var benchmarks = RouteEvaluation.Benchmarks(traces);
             var rows = new List<RouteEvaluationRow>();
             AnsiConsole.Progress().Start(progress =>
             {
@@ -97,13 +97,17 @@ internal static class EvalCommand
                     foreach (var chain in RouteEvaluation.AcceptanceChains)
                     {
                         var data = ChainData.FromTraces(traces, benchmark, chain);
-                        rows.AddRange(RouteEvaluation.Evaluate(data, benchmark, parse.GetValue(splits), parse.GetValue(eps), parse.GetValue(delta), parse.GetValue(seed)));
+                        if (data.Queries >= 2)
+                        {
+                            rows.AddRange(RouteEvaluation.Evaluate(data, benchmark, parse.GetValue(splits), parse.GetValue(eps), parse.GetValue(delta), parse.GetValue(seed)));
+                        }
+
                         task.Increment(1);
                     }
                 }
             });
 
-            var table = new Table().AddColumns("benchmark", "chain", "method", "queries", "top accuracy", "accuracy change", "cost saved", "escalation rate per stage", "loss > eps");
+            var table = new Table().AddColumns("benchmark", "chain", "method", "queries", "top accuracy", "accuracy change", "cost saved", "ceiling", "escalation rate per stage", "loss > eps", "fitted chain (share of splits)");
             foreach (var row in rows)
             {
                 table.AddRow(
@@ -114,12 +118,15 @@ internal static class EvalCommand
                     row.TopAccuracy.ToString("P1", Format.Culture),
                     (row.MeanAccuracyChange * 100).ToString("+0.00;-0.00", Format.Culture) + " pt",
                     row.MeanCostSaved.ToString("P1", Format.Culture),
+                    row.MeanCeilingCostSaved.ToString("P1", Format.Culture),
                     string.Join(" / ", row.MeanEscalationRate.Select(r => r.ToString("P0", Format.Culture))),
-                    row.ViolationRate.ToString("P1", Format.Culture));
+                    row.ViolationRate.ToString("P1", Format.Culture),
+                    $"{row.CommonChain} ({row.CommonChainShare.ToString("P0", Format.Culture)})");
             }
 
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLine($"R = {parse.GetValue(splits)} splits, eps = {parse.GetValue(eps) * 100:0.##} pt, delta = {parse.GetValue(delta)}; 'loss > eps' must stay <= delta.");
+            AnsiConsole.MarkupLine("ceiling: the best single first>top threshold chosen on each evaluation half itself (loss <= eps there), or the top model alone; no honest method reaches it.");
         });
         return route;
     }

@@ -64,10 +64,11 @@ internal static class PolicyCommand
             var provenance = JsonSerializer.Serialize(new { source = parse.GetRequiredValue(file).FullName, benchmark = parse.GetRequiredValue(benchmark), queries = data.Queries, fitted_by = "router policy fit" });
             var saved = await services.GetRequiredService<ArtifactStore>().SaveNewVersionAsync(ArtifactKinds.Policy, parse.GetRequiredValue(name), artifact.ToJson(), provenance, cancellationToken);
 
-            AnsiConsole.Write(new Table().AddColumns("policy", "version", "chain", "thresholds", "scale", "bound", "accuracy change", "cost saved")
+            AnsiConsole.Write(new Table().AddColumns("policy", "version", "method", "chain", "thresholds", "scale", "bound", "accuracy change", "cost saved")
                 .AddRow(
                     saved.Name,
                     saved.Version.ToString(Format.Culture),
+                    result.Method,
                     string.Join(">", result.Chain),
                     string.Join(" / ", result.Thresholds.Select(t => t.ToString("F6", Format.Culture))),
                     artifact.ConfidenceScale,

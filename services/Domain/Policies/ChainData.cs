@@ -34,38 +34,6 @@ public sealed class ChainData
 
     public int Stages => Chain.Count;
 
-    /// <summary>The same queries with only the given stages (in order), e.g. a sub-chain that skips a model.</summary>
-    public ChainData Select(IReadOnlyList<int> stages)
-    {
-        var n = Queries;
-        var data = new ChainData([.. stages.Select(s => Chain[s])], new double[n, stages.Count], new bool[n, stages.Count], new double[n, stages.Count], new double[n, stages.Count]);
-        for (var i = 0; i < n; i++)
-        {
-            for (var j = 0; j < stages.Count; j++)
-            {
-                data.Confidence[i, j] = Confidence[i, stages[j]];
-                data.Correct[i, j] = Correct[i, stages[j]];
-                data.CostUsd[i, j] = CostUsd[i, stages[j]];
-                data.LatencyMs[i, j] = LatencyMs[i, stages[j]];
-            }
-        }
-
-        return data;
-    }
-
-    /// <summary>Every sub-chain that ends at the top model and has at least two models, the full chain first.</summary>
-    public IReadOnlyList<int[]> SubChains()
-    {
-        var top = Stages - 1;
-        var result = new List<int[]>();
-        for (var mask = (1 << top) - 1; mask >= 1; mask--)
-        {
-            result.Add([.. Enumerable.Range(0, top).Where(s => (mask & (1 << s)) != 0), top]);
-        }
-
-        return result;
-    }
-
     /// <summary>
     /// Joins traces on (split, query) for the chain's models of one benchmark; queries missing any
     /// model are left out. The confidence is exp(raw log-prob) unless a function is given (e.g. a calibrator).
@@ -118,24 +86,29 @@ public sealed record CascadeOutcome(int Queries, int Correct, int TopCorrect, in
 /// <summary>Replays a chain with thresholds over labelled answers: the first stage whose confidence reaches its threshold answers.</summary>
 public static class CascadeReplay
 {
-    public static CascadeOutcome Run(ChainData data, IReadOnlyList<double> thresholds, IReadOnlyList<int> rows)
+    public static CascadeOutcome Run(ChainData data, IReadOnlyList<double> thresholds, IReadOnlyList<int> rows) =>
+        Run(data, [.. Enumerable.Range(0, data.Stages)], thresholds, rows);
+
+    /// <summary>The same over <paramref name="stages"/> of the data (indices, cheapest first, ending at its top model), without copying them out.</summary>
+    public static CascadeOutcome Run(ChainData data, IReadOnlyList<int> stages, IReadOnlyList<double> thresholds, IReadOnlyList<int> rows)
     {
-        var m = data.Stages;
-        var top = m - 1;
+        var last = stages.Count - 1;
+        var top = stages[last];
         int correct = 0, topCorrect = 0, lost = 0, gained = 0;
         double cost = 0, topCost = 0, latency = 0;
-        var escalated = new int[Math.Max(1, m - 1)];
+        var escalated = new int[Math.Max(1, last)];
         foreach (var i in rows)
         {
-            var stage = 0;
-            while (stage < top && data.Confidence[i, stage] < thresholds[stage])
+            var position = 0;
+            while (position < last && data.Confidence[i, stages[position]] < thresholds[position])
             {
-                cost += data.CostUsd[i, stage];
-                latency += data.LatencyMs[i, stage];
-                escalated[stage]++;
-                stage++;
+                cost += data.CostUsd[i, stages[position]];
+                latency += data.LatencyMs[i, stages[position]];
+                escalated[position]++;
+                position++;
             }
 
+            var stage = stages[position];
             cost += data.CostUsd[i, stage];
             latency += data.LatencyMs[i, stage];
             topCost += data.CostUsd[i, top];

@@ -7,16 +7,62 @@ namespace Router.Domain.Policies;
 /// </summary>
 public static class ClopperPearson
 {
+    /// <summary>
+    /// Up to this many events the bounds solve the binomial tail summed term by term, which costs
+    /// O(events) per step instead of a continued fraction that converges slowly for rare events
+    /// among many trials (the case of every risk bound: a few losses in hundreds of queries).
+    /// </summary>
+    private const int DirectSumLimit = 200;
+
     public static double Upper(int events, int trials, double alpha)
     {
         Check(events, trials, alpha);
-        return events >= trials ? 1 : InverseRegularizedBeta(1 - alpha, events + 1, trials - events);
+        return events >= trials ? 1
+            : events <= DirectSumLimit ? Bisect(Cdf(events, trials), alpha)
+            : InverseRegularizedBeta(1 - alpha, events + 1, trials - events);
     }
 
     public static double Lower(int events, int trials, double alpha)
     {
         Check(events, trials, alpha);
-        return events <= 0 ? 0 : InverseRegularizedBeta(alpha, events, trials - events + 1);
+        return events <= 0 ? 0
+            : events - 1 <= DirectSumLimit ? Bisect(Cdf(events - 1, trials), 1 - alpha)
+            : InverseRegularizedBeta(alpha, events, trials - events + 1);
+    }
+
+    /// <summary>P(Binomial(n, p) &lt;= k).</summary>
+    public static double BinomialCdf(int k, int n, double p) => Cdf(k, n)(p);
+
+    /// <summary>
+    /// p -> P(Binomial(n, p) &lt;= k): the k-th term in log space, then the lower terms by their
+    /// ratio to it, so each call costs O(k) multiplications and nothing underflows; the binomial
+    /// coefficient is computed once for the many calls of a bisection.
+    /// </summary>
+    private static Func<double, double> Cdf(int k, int n)
+    {
+        var logChoose = LogGamma(n + 1) - LogGamma(k + 1) - LogGamma(n - k + 1);
+        return p =>
+        {
+            if (p <= 0 || k >= n)
+            {
+                return 1;
+            }
+
+            if (p >= 1)
+            {
+                return 0;
+            }
+
+            var inverseOdds = (1 - p) / p;
+            double term = 1, sum = 1;
+            for (var j = k; j > 0; j--)
+            {
+                term *= j / (double)(n - j + 1) * inverseOdds;
+                sum += term;
+            }
+
+            return Math.Min(1, Math.Exp(logChoose + k * Math.Log(p) + (n - k) * Math.Log(1 - p) + Math.Log(sum)));
+        };
     }
 
     /// <summary>I_x(a, b), the regularised incomplete beta function (continued fraction, Lentz's method).</summary>
@@ -38,13 +84,17 @@ public static class ClopperPearson
             : 1 - front * ContinuedFraction(1 - x, b, a) / b;
     }
 
-    private static double InverseRegularizedBeta(double p, double a, double b)
+    /// <summary>The x where I_x(a, b) = p: the tail P(Binomial(a + b - 1, x) &lt;= a - 1) = 1 - p, decreasing in x.</summary>
+    private static double InverseRegularizedBeta(double p, double a, double b) => Bisect(x => 1 - RegularizedBeta(x, a, b), 1 - p);
+
+    /// <summary>The x of [0, 1] where the decreasing <paramref name="tail"/> crosses <paramref name="level"/>, to about 1e-16.</summary>
+    private static double Bisect(Func<double, double> tail, double level)
     {
         double low = 0, high = 1;
-        for (var i = 0; i < 100; i++)
+        for (var i = 0; i < 54; i++)
         {
             var mid = (low + high) / 2;
-            if (RegularizedBeta(mid, a, b) < p)
+            if (tail(mid) > level)
             {
                 low = mid;
             }

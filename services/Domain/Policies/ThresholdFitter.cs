@@ -5,62 +5,120 @@ public sealed record PolicyTarget(double? Epsilon, double Delta, double? BudgetU
 
 /// <summary>
 /// Fitted thresholds over <see cref="Chain"/> (the models of the original chain the policy keeps,
-/// cheapest first), the bound that justified them, and how they did on the data they were fitted on.
+/// cheapest first; the top model alone when nothing certified a saving), the bound that justified
+/// them, and how they did on the data they were fitted on.
 /// </summary>
 public sealed record ThresholdFit(IReadOnlyList<string> Chain, IReadOnlyList<double> Thresholds, string Method, double RiskBound, CascadeOutcome OnCalibration, string? Note = null)
 {
     /// <summary>Replays the fitted policy on other queries of the same original chain.</summary>
     public CascadeOutcome Replay(ChainData data, IReadOnlyList<int> rows) =>
-        CascadeReplay.Run(data.Select([.. Chain.Select(m => data.Chain.ToList().IndexOf(m))]), Thresholds, rows);
+        CascadeReplay.Run(data, [.. Chain.Select(m => data.Chain.ToList().IndexOf(m))], Thresholds, rows);
 }
 
 /// <summary>
-/// Risk-bounded threshold fitting. Accuracy loss versus the top model is
-/// E[1(top right, cascade wrong)] - E[1(top wrong, cascade right)]: escalations that help are
-/// credited. Its upper confidence bound is the Clopper-Pearson upper bound of the first rate
-/// minus the lower bound of the second (each at delta/2, a union bound). Thresholds are tested
-/// along fixed, data-independent paths from "never accept early" to "always accept", in fixed-
-/// sequence (learn-then-test) order: the path stops at the first setting whose bound exceeds eps,
-/// so the chosen setting holds with probability at least 1 - delta without a multiplicity penalty
-/// along the path. Several paths share delta by Bonferroni: every sub-chain that ends at the top
-/// model (a stage that rarely pays off is skipped) times per-stage threshold shapes; the cheapest
-/// valid one on the calibration data wins. A tied block of confidences (e.g. many answers at log-prob 0)
-/// is accepted or not as a whole, because a threshold either includes the value or not.
+/// One candidate of the risk-bounded fit: a sub-chain of the original chain that ends at the top
+/// model, tested along the data-independent threshold path of <see cref="ThresholdFitter.LogGrid"/>
+/// at <see cref="DeltaShare"/> of delta.
+/// </summary>
+public sealed record CandidatePath(IReadOnlyList<int> Stages, double DeltaShare);
+
+/// <summary>
+/// Risk-bounded threshold fitting.
+/// <para>
+/// Loss versus the top model is E[1(top right, cascade wrong)] - E[1(top wrong, cascade right)]:
+/// escalations that help are credited. Its upper confidence bound at level alpha is the
+/// Clopper-Pearson upper bound of the first rate at 0.9 alpha minus the lower bound of the second at
+/// 0.1 alpha (a union bound; losses are what the bound must be tight on, gains are a credit).
+/// </para>
+/// <para>
+/// Candidates are every sub-chain that ends at the top model. Each is tested along a fixed,
+/// data-independent path from "accept almost nothing early" to "accept everything early", in
+/// fixed-sequence (learn-then-test) order: the path stops at the first setting whose bound exceeds
+/// eps, so every setting before it holds with probability 1 - alpha with no multiplicity penalty
+/// along the path. The candidates share delta by a weighted Bonferroni split fixed before the data
+/// are seen (<see cref="Plan"/>), so the union of everything certified holds with probability
+/// 1 - delta and the cheapest certified setting on the calibration queries can be picked freely.
+/// "Top model only" is always a candidate (its loss is 0 by definition), so a fit never costs more
+/// than the top model on the calibration queries and routes straight to it when nothing certifies a
+/// saving.
+/// </para>
+/// <para>
+/// Why these shares: a two-stage sub-chain "model s, then the top" has a one-dimensional path, and
+/// the cheapest certified saving usually comes from the model just below the top, which agrees with
+/// it most; models further down save more per accepted answer but rarely certify much. So the
+/// two-stage sub-chains get 90% of delta, in proportion to 2^s (s = the model's position in the
+/// chain: the model just below the top gets the largest share), and the sub-chains of three or
+/// more models share the remaining 10% along equal-threshold paths. Splitting delta evenly across
+/// many threshold shapes (the previous fitter) left every path too little of it, and choosing the
+/// sub-chain on a held-out part of the calibration data costs more in queries than it saves.
+/// </para>
+/// A tied block of confidences (e.g. many answers at log-prob 0) is accepted or not as a whole,
+/// because a threshold either includes the value or not.
 /// </summary>
 public static class ThresholdFitter
 {
+    /// <summary>Share of a path's level spent on the loss rate; the rest buys the credit for gains.</summary>
+    public const double LostShareOfLevel = 0.9;
+
+    /// <summary>Share of delta the sub-chains of three or more models split between them.</summary>
+    public const double MultiStageShareOfDelta = 0.1;
+
     /// <summary>Log-prob thresholds, most conservative first: 0 means never accept (confidences stay below 1).</summary>
     public static IReadOnlyList<double> LogGrid { get; } = BuildGrid();
 
+    /// <summary>The candidates of a chain of <paramref name="stages"/> models and their shares of delta, which sum to 1.</summary>
+    public static IReadOnlyList<CandidatePath> Plan(int stages)
+    {
+        var top = stages - 1;
+        if (top < 1)
+        {
+            return [];
+        }
+
+        var twoStageWeight = Enumerable.Range(0, top).Sum(s => Math.Pow(2, s));
+        var multiStage = SubChains(stages).Where(c => c.Length > 2).ToList();
+        var twoStageShare = multiStage.Count == 0 ? 1 : 1 - MultiStageShareOfDelta;
+        return
+        [
+            .. Enumerable.Range(0, top).Select(s => new CandidatePath([s, top], twoStageShare * Math.Pow(2, s) / twoStageWeight)),
+            .. multiStage.Select(c => new CandidatePath(c, MultiStageShareOfDelta / multiStage.Count)),
+        ];
+    }
+
     public static ThresholdFit FitRiskBounded(ChainData full, IReadOnlyList<int> rows, double epsilon, double delta)
     {
-        var candidates = full.SubChains().SelectMany(stages => Paths(stages.Length).Select(shape => (Data: full.Select(stages), Shape: shape))).ToList();
-        var pathDelta = delta / candidates.Count;
-        ThresholdFit? best = null;
-        foreach (var (data, shape) in candidates)
+        var top = full.Stages - 1;
+        var topCost = rows.Sum(i => full.CostUsd[i, top]);
+        (CandidatePath Candidate, double Threshold, double Risk, double Cost)? best = null;
+        foreach (var candidate in Plan(full.Stages))
         {
-            ThresholdFit? valid = null;
-            foreach (var g in LogGrid)
+            var path = new EqualThresholdPath(full, candidate.Stages, rows);
+            var bound = new NetLossBound(rows.Count, delta * candidate.DeltaShare);
+            foreach (var g in LogGrid.Skip(1))
             {
-                var thresholds = Thresholds(shape, g);
-                var outcome = CascadeReplay.Run(data, thresholds, rows);
-                var bound = ClopperPearson.Upper(outcome.LostToTop, outcome.Queries, pathDelta / 2)
-                    - ClopperPearson.Lower(outcome.GainedOverTop, outcome.Queries, pathDelta / 2);
-                if (bound > epsilon)
+                var threshold = ToThreshold(g);
+                var (cost, lost, gained) = path.LowerTo(threshold);
+                var risk = bound.Of(lost, gained);
+                if (risk > epsilon)
                 {
                     break;
                 }
 
-                valid = new ThresholdFit(data.Chain, thresholds, "risk-bounded", bound, outcome);
-            }
-
-            if (valid is not null && (best is null || valid.OnCalibration.CostUsd < best.OnCalibration.CostUsd))
-            {
-                best = valid;
+                if (cost < (best?.Cost ?? topCost))
+                {
+                    best = (candidate, threshold, risk, cost);
+                }
             }
         }
 
-        return best ?? Never(full, rows, "no setting passed the bound: every query goes to the top model");
+        if (best is not { } chosen)
+        {
+            return TopOnly(full, rows);
+        }
+
+        var stages = chosen.Candidate.Stages;
+        var thresholds = Enumerable.Repeat(chosen.Threshold, stages.Count - 1).ToArray();
+        return new ThresholdFit(Models(full, stages), thresholds, "risk-bounded", chosen.Risk, CascadeReplay.Run(full, stages, thresholds, rows));
     }
 
     /// <summary>
@@ -70,36 +128,45 @@ public static class ThresholdFitter
     /// </summary>
     public static ThresholdFit FitBaseline(ChainData full, IReadOnlyList<int> rows, double epsilon, double delta)
     {
-        var data = full.Select([0, full.Stages - 1]);
-        ThresholdFit? lowest = null;
+        int[] stages = [0, full.Stages - 1];
+        var path = new EqualThresholdPath(full, stages, rows);
+        var bounds = new Dictionary<int, double>();
+        double? lowest = null;
+        var lowestBound = 0.0;
         foreach (var g in LogGrid)
         {
-            double[] thresholds = [g == 0 ? 1 : Math.Exp(g)];
-            var outcome = CascadeReplay.Run(data, thresholds, rows);
-            var bound = ClopperPearson.Upper(outcome.LostToTop, outcome.Queries, delta);
+            var (_, lost, _) = path.LowerTo(ToThreshold(g));
+            if (!bounds.TryGetValue(lost, out var bound))
+            {
+                bound = bounds[lost] = ClopperPearson.Upper(lost, rows.Count, delta);
+            }
+
             if (bound <= epsilon)
             {
-                lowest = new ThresholdFit(data.Chain, thresholds, "baseline", bound, outcome);
+                (lowest, lowestBound) = (ToThreshold(g), bound);
             }
         }
 
-        return lowest ?? Never(data, rows, "no threshold passed the bound");
+        double[] thresholds = [lowest ?? 1];
+        var outcome = CascadeReplay.Run(full, stages, thresholds, rows);
+        return lowest is null
+            ? new ThresholdFit(Models(full, stages), thresholds, "never-accept-early", 0, outcome, "no threshold passed the bound")
+            : new ThresholdFit(Models(full, stages), thresholds, "baseline", lowestBound, outcome);
     }
 
     /// <summary>
-    /// The most accurate setting (the earliest on the plain path) whose cost per 1,000 queries,
-    /// bounded above by Hoeffding at 1 - delta, fits the budget; and likewise for mean latency.
+    /// The most accurate setting (the earliest on the equal-threshold path) whose cost per 1,000
+    /// queries, bounded above by Hoeffding at 1 - delta, fits the budget; and likewise for mean latency.
     /// </summary>
     public static ThresholdFit FitBudget(ChainData data, IReadOnlyList<int> rows, PolicyTarget target)
     {
-        var shape = Paths(data.Stages)[0];
         var n = rows.Count;
         var slack = Math.Sqrt(Math.Log(1 / target.Delta) / (2 * n));
         var maxCost = rows.Max(i => Enumerable.Range(0, data.Stages).Sum(s => data.CostUsd[i, s])) * 1000;
         var maxLatency = rows.Max(i => Enumerable.Range(0, data.Stages).Sum(s => data.LatencyMs[i, s]));
         foreach (var g in LogGrid)
         {
-            var thresholds = Thresholds(shape, g);
+            var thresholds = Enumerable.Repeat(ToThreshold(g), data.Stages - 1).ToArray();
             var outcome = CascadeReplay.Run(data, thresholds, rows);
             var costOk = target.BudgetUsdPer1kQueries is not { } budget || outcome.UsdPer1kQueries + maxCost * slack <= budget;
             var latencyOk = target.LatencyMs is not { } latency || outcome.MeanLatencyMs + maxLatency * slack <= latency;
@@ -109,36 +176,30 @@ public static class ThresholdFitter
             }
         }
 
-        var cheapest = Thresholds(shape, double.NegativeInfinity);
+        var cheapest = Enumerable.Repeat(0.0, data.Stages - 1).ToArray();
         return new ThresholdFit(data.Chain, cheapest, "budget", double.NaN, CascadeReplay.Run(data, cheapest, rows), "the budget or latency bound cannot be met with confidence 1 - delta; the cheapest setting is returned");
     }
 
-    private static ThresholdFit Never(ChainData data, IReadOnlyList<int> rows, string note)
+    /// <summary>Every sub-chain that ends at the top model and has at least two models, the full chain first.</summary>
+    private static List<int[]> SubChains(int stages)
     {
-        var never = Enumerable.Repeat(1.0, data.Stages - 1).ToArray();
-        return new ThresholdFit(data.Chain, never, "never-accept-early", 0, CascadeReplay.Run(data, never, rows), note);
-    }
-
-    /// <summary>Per-stage multipliers of the log-prob threshold: equal; earlier stages stricter; earlier stages looser.</summary>
-    private static List<double[]> Paths(int stages)
-    {
-        var k = stages - 1;
-        var equal = Enumerable.Repeat(1.0, k).ToArray();
-        if (k <= 1)
+        var top = stages - 1;
+        var result = new List<int[]>();
+        for (var mask = (1 << top) - 1; mask >= 1; mask--)
         {
-            return [equal];
+            result.Add([.. Enumerable.Range(0, top).Where(s => (mask & (1 << s)) != 0), top]);
         }
 
-        return
-        [
-            equal,
-            [.. Enumerable.Range(0, k).Select(s => (s + 1.0) / k)],
-            [.. Enumerable.Range(0, k).Select(s => (k - s) / (double)k)],
-        ];
+        return result;
     }
 
-    private static double[] Thresholds(double[] shape, double logThreshold) =>
-        [.. shape.Select(a => logThreshold == 0 ? 1 : double.IsNegativeInfinity(logThreshold) ? 0 : Math.Exp(a * logThreshold))];
+    private static ThresholdFit TopOnly(ChainData full, IReadOnlyList<int> rows) =>
+        new([full.Chain[^1]], [], "top-only", 0, CascadeReplay.Run(full, [full.Stages - 1], [], rows), "no setting certified a saving: every query goes to the top model");
+
+    private static string[] Models(ChainData full, IReadOnlyList<int> stages) => [.. stages.Select(s => full.Chain[s])];
+
+    private static double ToThreshold(double logThreshold) =>
+        logThreshold == 0 ? 1 : double.IsNegativeInfinity(logThreshold) ? 0 : Math.Exp(logThreshold);
 
     private static List<double> BuildGrid()
     {
@@ -168,5 +229,122 @@ public static class ThresholdFitter
 
         grid.Add(double.NegativeInfinity);
         return grid;
+    }
+
+    /// <summary>
+    /// A cascade over <c>stages</c> of the chain with one threshold at every stage but the last,
+    /// lowered step by step: a query is answered by the earliest stage whose confidence reaches the
+    /// threshold, so lowering it only ever moves a query to an earlier stage. The moves are sorted
+    /// once, and each step applies the ones it passes: the whole path costs one sort instead of a
+    /// replay of every query at every step.
+    /// </summary>
+    private sealed class EqualThresholdPath
+    {
+        private readonly ChainData data;
+        private readonly IReadOnlyList<int> stages;
+        private readonly int[] rows;
+        private readonly int[] answeredAt;
+        private readonly double[] moveConfidence;
+        private readonly (int Row, int Position)[] moves;
+        private int applied;
+        private double cost;
+        private int lost;
+        private int gained;
+
+        public EqualThresholdPath(ChainData data, IReadOnlyList<int> stages, IReadOnlyList<int> rows)
+        {
+            this.data = data;
+            this.stages = stages;
+            this.rows = [.. rows];
+            var top = stages.Count - 1;
+            answeredAt = [.. rows.Select(_ => top)];
+            var confidences = new List<double>();
+            var found = new List<(int, int)>();
+            for (var r = 0; r < this.rows.Length; r++)
+            {
+                // Only a stage more confident than every stage before it ever answers the query.
+                var highest = double.NegativeInfinity;
+                for (var position = 0; position < top; position++)
+                {
+                    var confidence = data.Confidence[this.rows[r], stages[position]];
+                    if (confidence > highest)
+                    {
+                        confidences.Add(-confidence);
+                        found.Add((r, position));
+                        highest = confidence;
+                    }
+                }
+
+                cost += CostUpTo(this.rows[r], top);
+            }
+
+            moveConfidence = [.. confidences];
+            moves = [.. found];
+            Array.Sort(moveConfidence, moves);
+        }
+
+        /// <summary>Cost, losses and gains versus the top model once the threshold is <paramref name="threshold"/>.</summary>
+        public (double Cost, int Lost, int Gained) LowerTo(double threshold)
+        {
+            for (; applied < moves.Length && -moveConfidence[applied] >= threshold; applied++)
+            {
+                var (r, position) = moves[applied];
+                if (position < answeredAt[r])
+                {
+                    Count(r, -1);
+                    answeredAt[r] = position;
+                    Count(r, +1);
+                }
+            }
+
+            return (cost, lost, gained);
+        }
+
+        private void Count(int r, int sign)
+        {
+            var i = rows[r];
+            var position = answeredAt[r];
+            var top = data.Stages - 1;
+            cost += sign * CostUpTo(i, position);
+            var right = data.Correct[i, stages[position]];
+            lost += sign * (data.Correct[i, top] && !right ? 1 : 0);
+            gained += sign * (!data.Correct[i, top] && right ? 1 : 0);
+        }
+
+        private double CostUpTo(int i, int position)
+        {
+            var sum = 0.0;
+            for (var p = 0; p <= position; p++)
+            {
+                sum += data.CostUsd[i, stages[p]];
+            }
+
+            return sum;
+        }
+    }
+
+    /// <summary>
+    /// Upper confidence bound at level alpha on the net loss of n queries, remembering the
+    /// Clopper-Pearson bounds it computed: along a path the same counts come back many times.
+    /// </summary>
+    private sealed class NetLossBound(int queries, double alpha)
+    {
+        private readonly Dictionary<int, double> upper = [];
+        private readonly Dictionary<int, double> lower = [];
+
+        public double Of(int lost, int gained)
+        {
+            if (!upper.TryGetValue(lost, out var u))
+            {
+                u = upper[lost] = ClopperPearson.Upper(lost, queries, alpha * LostShareOfLevel);
+            }
+
+            if (!lower.TryGetValue(gained, out var l))
+            {
+                l = lower[gained] = ClopperPearson.Lower(gained, queries, alpha * (1 - LostShareOfLevel));
+            }
+
+            return u - l;
+        }
     }
 }
