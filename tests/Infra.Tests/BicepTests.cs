@@ -88,7 +88,7 @@ public sealed partial class BicepTests
         {
             var generated = definition!["metadata"]?["azd"]?["type"]?.ToString() == "generate";
             var defaulted = definition["defaultValue"] is not null;
-            Assert.True(mapped.ContainsKey(name) || generated || defaulted, $"main.bicep parameter {name} would stop azd up with a prompt nobody can answer");
+            Assert.True(mapped.ContainsKey(name) || generated || defaulted, $"main.bicep parameter {name} has no value: azd would prompt for it on every new environment");
             if (generated)
             {
                 // A mapped value would win over generation.
