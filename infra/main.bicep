@@ -1,57 +1,58 @@
+// `azd provision`: the resource group and everything in modules/resources.bicep. The router's
+// services are deployed by `azd deploy` with the images it builds (gateway.bicep, scoring.bicep,
+// policy.bicep, classifier.bicep, inference-worker.bicep); the model portfolio is portfolio.json.
 targetScope = 'subscription'
 
 @minLength(1)
 @maxLength(40)
-@description('azd environment name; prefixes every resource.')
+@description('azd environment name; names the resource group.')
 param environmentName string
 
-@description('Azure region of every resource.')
+@description('Azure region of every resource; it needs serverless GPU quota for the portfolio\'s GPU types.')
 param location string
 
+@description('Object id of the principal running azd (AZURE_PRINCIPAL_ID).')
+param principalId string = ''
+
+@description('User, Group or ServicePrincipal (AZURE_PRINCIPAL_TYPE).')
+param principalType string = 'User'
+
+// Generated once by azd and kept in the azd environment's configuration, so no one has to invent
+// them. https://learn.microsoft.com/azure/developer/azure-developer-cli/metadata
 @secure()
-@description('PostgreSQL administrator password (azd prompts for it and keeps it in the environment).')
+@metadata({ azd: { type: 'generate', config: { length: 32, noSpecial: true, minLower: 1, minUpper: 1, minNumeric: 1 } } })
+@description('PostgreSQL administrator password.')
 param postgresAdminPassword string
 
-@description('Container image of each service, set by azd deploy (SERVICE_<NAME>_IMAGE_NAME); a placeholder until the first deploy.')
-param gatewayImage string = 'mcr.microsoft.com/dotnet/samples:aspnetapp'
-param scoringImage string = 'mcr.microsoft.com/dotnet/samples:aspnetapp'
-param policyImage string = 'mcr.microsoft.com/dotnet/samples:aspnetapp'
-param classifierImage string = 'mcr.microsoft.com/dotnet/samples:aspnetapp'
-param inferenceWorkerImage string = 'mcr.microsoft.com/dotnet/samples:aspnetapp'
+@secure()
+@metadata({ azd: { type: 'generate', config: { length: 40, noSpecial: true } } })
+@description('The Gateway\'s admin API key (Access:AdminKey), kept in Key Vault as gateway-admin-key.')
+param gatewayAdminKey string
 
-@description('GPU workload profile type for self-hosted models, e.g. Consumption-GPU-NC8as-T4 or Consumption-GPU-NC24-A100.')
-param gpuProfileType string = 'Consumption-GPU-NC8as-T4'
+@secure()
+@metadata({ azd: { type: 'generate', config: { length: 40, noSpecial: true } } })
+@description('Key the workers present to their vLLM apps.')
+param vllmApiKey string
 
-@description('The model portfolio, cheapest first. backend vllm runs a vLLM sidecar on the GPU profile; openai / azure-openai call the API with the key stored in Key Vault as secret <name>-api-key.')
-param models array = [
-  {
-    name: 'llama3.1-8b'
-    backend: 'vllm'
-    servedModel: 'meta-llama/Llama-3.1-8B-Instruct'
-    vllmImage: 'vllm/vllm-openai:v0.6.3'
-    contextLength: 32768
-    inputUsdPerMillionTokens: '0.18'
-    outputUsdPerMillionTokens: '0.18'
-  }
-  {
-    name: 'llama3.1-70b'
-    backend: 'vllm'
-    servedModel: 'meta-llama/Llama-3.1-70B-Instruct'
-    vllmImage: 'vllm/vllm-openai:v0.6.3'
-    contextLength: 32768
-    inputUsdPerMillionTokens: '0.88'
-    outputUsdPerMillionTokens: '0.88'
-  }
-  {
-    name: 'gpt-4o'
-    backend: 'azure-openai'
-    servedModel: 'gpt-4o'
-    endpoint: 'https://example.openai.azure.com/openai/v1/'
-    contextLength: 128000
-    inputUsdPerMillionTokens: '2.5'
-    outputUsdPerMillionTokens: '10'
-  }
-]
+@secure()
+@metadata({ azd: { type: 'generate', config: { length: 40, noSpecial: true } } })
+@description('Token the OpenTelemetry agent presents to the metrics collector.')
+param metricsToken string
+
+@secure()
+@description('Hugging Face access token for downloading (gated) checkpoints (HF_TOKEN).')
+param huggingFaceToken string
+
+@description('Azure OpenAI resource endpoint, e.g. https://<resource>.openai.azure.com/ (AZURE_OPENAI_ENDPOINT); azure-openai models are deployed when it and the key are set.')
+param azureOpenAiEndpoint string = ''
+
+@secure()
+@description('Azure OpenAI key (AZURE_OPENAI_API_KEY).')
+param azureOpenAiApiKey string = ''
+
+@secure()
+@description('OpenAI key (OPENAI_API_KEY); openai models are deployed when it is set.')
+param openAiApiKey string = ''
 
 var tags = { 'azd-env-name': environmentName }
 
@@ -65,20 +66,25 @@ module resources 'modules/resources.bicep' = {
   name: 'resources'
   scope: group
   params: {
-    environmentName: environmentName
-    location: location
     tags: tags
+    principalId: principalId
+    principalType: principalType
     postgresAdminPassword: postgresAdminPassword
-    gatewayImage: gatewayImage
-    scoringImage: scoringImage
-    policyImage: policyImage
-    classifierImage: classifierImage
-    inferenceWorkerImage: inferenceWorkerImage
-    gpuProfileType: gpuProfileType
-    models: models
+    gatewayAdminKey: gatewayAdminKey
+    vllmApiKey: vllmApiKey
+    metricsToken: metricsToken
+    huggingFaceToken: huggingFaceToken
+    azureOpenAiEndpoint: azureOpenAiEndpoint
+    azureOpenAiApiKey: azureOpenAiApiKey
+    openAiApiKey: openAiApiKey
   }
 }
 
+output AZURE_RESOURCE_GROUP string = group.name
 output AZURE_CONTAINER_REGISTRY_ENDPOINT string = resources.outputs.registryLoginServer
 output AZURE_KEY_VAULT_NAME string = resources.outputs.keyVaultName
 output GATEWAY_URL string = resources.outputs.gatewayUrl
+@description('The portfolio models this provision deployed, comma-separated; the service templates deploy exactly these.')
+output ROUTER_MODELS string = resources.outputs.deployedModels
+@description('Portfolio models left out because their API credentials are not set.')
+output ROUTER_MODELS_SKIPPED string = resources.outputs.skippedModels

@@ -1,31 +1,71 @@
-param environmentName string
-param location string
+// Everything `azd provision` owns: identity, monitoring, registry, Key Vault and its secrets,
+// Azure Managed Redis, PostgreSQL, Azure Files, the Container Apps environment, the metrics
+// collector and one vLLM app per self-hosted model. The router's own services are created by
+// `azd deploy` with each image it builds (infra/<service>.bicep).
+import { portfolio, gpuProfiles, platformNames } from 'shared.bicep'
+
 param tags object
+
+@description('Object id of the principal running azd (AZURE_PRINCIPAL_ID): it may read and set the vault\'s secrets.')
+param principalId string
+
+@description('User, Group or ServicePrincipal (AZURE_PRINCIPAL_TYPE).')
+param principalType string
 
 @secure()
 param postgresAdminPassword string
 
-param gatewayImage string
-param scoringImage string
-param policyImage string
-param classifierImage string
-param inferenceWorkerImage string
-param gpuProfileType string
-param models array
+@secure()
+param gatewayAdminKey string
 
-var token = toLower(uniqueString(subscription().id, environmentName, location))
+@secure()
+param vllmApiKey string
+
+@secure()
+param metricsToken string
+
+@secure()
+param huggingFaceToken string
+
+param azureOpenAiEndpoint string
+
+@secure()
+param azureOpenAiApiKey string
+
+@secure()
+param openAiApiKey string
+
+var names = platformNames(resourceGroup().id)
+var location = resourceGroup().location
 var keyVaultSecretsUser = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '4633458b-17de-408a-b874-0445c86b69e6')
+var keyVaultSecretsOfficer = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7')
 var acrPull = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '7f951dda-4ed3-4680-a7ca-43fe172d538d')
 var postgresAdmin = 'routeradmin'
 
+// An API model is deployed once its credentials are given; a Key Vault reference to a secret that
+// does not exist would stop its worker from starting. Self-hosted models need none.
+var credentialsGiven = {
+  vllm: true
+  openai: !empty(openAiApiKey)
+  'azure-openai': !empty(azureOpenAiApiKey)
+}
+var deployedModels = filter(portfolio, model => credentialsGiven[model.backend] && (model.backend != 'azure-openai' || !empty(azureOpenAiEndpoint) || contains(model, 'endpoint')))
+var deployedNames = map(deployedModels, model => model.name)
+var skippedNames = filter(map(portfolio, model => model.name), name => !contains(deployedNames, name))
+var selfHostedModels = filter(deployedModels, model => model.backend == 'vllm')
+var usedGpuProfiles = map(union(map(selfHostedModels, model => model.gpu), []), gpu => {
+  name: gpuProfiles[gpu].name
+  type: gpuProfiles[gpu].type
+})
+
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
-  name: 'id-${token}'
+  name: names.identity
   location: location
   tags: tags
 }
 
 resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
-  name: 'log-${token}'
+  name: names.logs
   location: location
   tags: tags
   properties: {
@@ -35,7 +75,7 @@ resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
 }
 
 resource insights 'Microsoft.Insights/components@2020-02-02' = {
-  name: 'appi-${token}'
+  name: names.insights
   location: location
   tags: tags
   kind: 'web'
@@ -46,7 +86,7 @@ resource insights 'Microsoft.Insights/components@2020-02-02' = {
 }
 
 resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
-  name: 'cr${token}'
+  name: names.registry
   location: location
   tags: tags
   sku: { name: 'Basic' }
@@ -64,7 +104,7 @@ resource registryPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
-  name: 'kv-${token}'
+  name: names.vault
   location: location
   tags: tags
   properties: {
@@ -76,6 +116,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
+// The apps read secrets through the identity.
 resource vaultRead 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(vault.id, identity.id, keyVaultSecretsUser)
   scope: vault
@@ -86,19 +127,50 @@ resource vaultRead 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-resource redis 'Microsoft.Cache/redis@2024-03-01' = {
-  name: 'redis-${token}'
+// Whoever runs azd can read the Gateway's admin key and rotate secrets: on an RBAC vault the
+// data plane needs a role even for the vault's creator.
+// https://learn.microsoft.com/azure/key-vault/general/rbac-guide
+resource vaultAdministration 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(principalId)) {
+  name: guid(vault.id, principalId, keyVaultSecretsOfficer)
+  scope: vault
+  properties: {
+    roleDefinitionId: keyVaultSecretsOfficer
+    principalId: principalId
+    principalType: principalType
+  }
+}
+
+// Azure Managed Redis (Microsoft.Cache/redisEnterprise): Azure Cache for Redis Basic/Standard/
+// Premium is being retired. TLS only, on port 10000; the Enterprise clustering policy gives one
+// endpoint (no cluster-aware client needed); access keys are off by default and StackExchange.Redis
+// signs in with one. https://learn.microsoft.com/azure/redis/dotnet
+// https://learn.microsoft.com/azure/redis/architecture#cluster-policies
+// https://learn.microsoft.com/azure/redis/entra-for-authentication
+resource redis 'Microsoft.Cache/redisEnterprise@2025-04-01' = {
+  name: names.redis
   location: location
   tags: tags
+  sku: { name: 'Balanced_B0' }
   properties: {
-    sku: { name: 'Standard', family: 'C', capacity: 1 }
-    enableNonSslPort: false
     minimumTlsVersion: '1.2'
+    highAvailability: 'Enabled'
+  }
+}
+
+resource redisDatabase 'Microsoft.Cache/redisEnterprise/databases@2025-04-01' = {
+  parent: redis
+  name: 'default'
+  properties: {
+    port: 10000
+    clientProtocol: 'Encrypted'
+    clusteringPolicy: 'EnterpriseCluster'
+    evictionPolicy: 'VolatileLRU'
+    accessKeysAuthentication: 'Enabled'
   }
 }
 
 resource postgres 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
-  name: 'psql-${token}'
+  name: names.postgres
   location: location
   tags: tags
   sku: { name: 'Standard_B2s', tier: 'Burstable' }
@@ -127,164 +199,180 @@ resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@202
 resource cacheSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   parent: vault
   name: 'cache-connection'
-  properties: { value: '${redis.properties.hostName}:6380,password=${redis.listKeys().primaryKey},ssl=True,abortConnect=False' }
+  properties: { value: '${redis.properties.hostName}:10000,password=${redisDatabase.listKeys().primaryKey},ssl=True,abortConnect=False' }
 }
 
 resource ledgerSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   parent: vault
   name: 'ledger-connection'
-  properties: { value: 'Host=${postgres.properties.fullyQualifiedDomainName};Database=ledger;Username=${postgresAdmin};Password=${postgresAdminPassword};Ssl Mode=Require' }
+  properties: { value: 'Host=${postgres.properties.fullyQualifiedDomainName};Database=${ledgerDatabase.name};Username=${postgresAdmin};Password=${postgresAdminPassword};Ssl Mode=Require' }
 }
 
-resource environment 'Microsoft.App/managedEnvironments@2024-10-02-preview' = {
-  name: 'cae-${token}'
+resource adminKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'gateway-admin-key'
+  properties: { value: gatewayAdminKey }
+}
+
+resource vllmKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'vllm-api-key'
+  properties: { value: vllmApiKey }
+}
+
+resource huggingFaceSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'hf-token'
+  properties: { value: huggingFaceToken }
+}
+
+resource metricsTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'otlp-token'
+  properties: { value: metricsToken }
+}
+
+resource azureOpenAiKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(azureOpenAiApiKey)) {
+  parent: vault
+  name: 'azure-openai-api-key'
+  properties: { value: azureOpenAiApiKey }
+}
+
+resource openAiKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(openAiApiKey)) {
+  parent: vault
+  name: 'openai-api-key'
+  properties: { value: openAiApiKey }
+}
+
+// Azure Files (SMB, account key) for what must outlive a replica: the Gateway's ledger journal
+// and the vLLM model cache. https://learn.microsoft.com/azure/container-apps/storage-mounts#azure-files
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: names.storage
   location: location
   tags: tags
+  kind: 'StorageV2'
+  sku: { name: 'Standard_LRS' }
   properties: {
-    appLogsConfiguration: {
-      destination: 'log-analytics'
-      logAnalyticsConfiguration: {
-        customerId: logs.properties.customerId
-        sharedKey: logs.listKeys().primarySharedKey
-      }
-    }
-    appInsightsConfiguration: { connectionString: insights.properties.ConnectionString }
-    // The platform's OpenTelemetry agent sets OTEL_EXPORTER_OTLP_ENDPOINT in every app, so the services export as they do locally.
-    openTelemetryConfiguration: {
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: true
+    largeFileSharesState: 'Enabled'
+  }
+}
+
+resource fileService 'Microsoft.Storage/storageAccounts/fileServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+// Bounded by the journal limit (Ledger:MaxBufferedMegabytes, 512 MB) times the Gateway's 10 replicas.
+resource journalShare 'Microsoft.Storage/storageAccounts/fileServices/shares@2023-05-01' = {
+  parent: fileService
+  name: 'ledger-journal'
+  properties: { shareQuota: 16 }
+}
+
+// A 70B AWQ checkpoint is ~40 GB; room for a few models and their revisions.
+resource modelShare 'Microsoft.Storage/storageAccounts/fileServices/shares@2023-05-01' = {
+  parent: fileService
+  name: 'model-cache'
+  properties: { shareQuota: 512 }
+}
+
+// Application Insights takes the agent's traces and logs but not its metrics; metrics go to an
+// OTLP endpoint instead: the collector, which exports them to Application Insights.
+// https://learn.microsoft.com/azure/container-apps/opentelemetry-agents#known-limitations
+module environmentBase 'environment.bicep' = {
+  name: 'environment'
+  dependsOn: [ logs, insights ]
+  params: {
+    tags: tags
+    gpuProfiles: usedGpuProfiles
+    openTelemetry: {
       tracesConfiguration: { destinations: [ 'appInsights' ] }
       logsConfiguration: { destinations: [ 'appInsights' ] }
     }
-    workloadProfiles: [
-      { name: 'Consumption', workloadProfileType: 'Consumption' }
-      { name: 'gpu', workloadProfileType: gpuProfileType }
-    ]
   }
 }
 
-var connectionSecrets = [
-  { name: 'cache', keyVaultUrl: '${vault.properties.vaultUri}secrets/cache-connection', identity: identity.id }
-  { name: 'ledger', keyVaultUrl: '${vault.properties.vaultUri}secrets/ledger-connection', identity: identity.id }
-]
-var cacheEnv = { name: 'ConnectionStrings__cache', secretRef: 'cache' }
-var ledgerEnv = { name: 'ConnectionStrings__ledger', secretRef: 'ledger' }
-var workerNames = [for model in models: 'worker-${toLower(replace(replace(replace(replace(model.name, '.', '-'), '_', '-'), '/', '-'), ':', '-'))}']
-var policyChainEnv = [for (model, i) in models: { name: 'Policy__Defaults__default__Chain__${i}', value: model.name }]
-var policyThresholdEnv = [for i in range(0, length(models) - 1): { name: 'Policy__Defaults__default__Thresholds__${i}', value: '0.9' }]
-var portfolioNames = [for (model, i) in models: { name: 'Portfolio__Models__${i}__Name', value: model.name }]
-var portfolioTiers = [for (model, i) in models: { name: 'Portfolio__Models__${i}__Tier', value: string(i) }]
-var portfolioInput = [for (model, i) in models: { name: 'Portfolio__Models__${i}__InputUsdPerMillionTokens', value: model.inputUsdPerMillionTokens }]
-var portfolioOutput = [for (model, i) in models: { name: 'Portfolio__Models__${i}__OutputUsdPerMillionTokens', value: model.outputUsdPerMillionTokens }]
-var portfolioContext = [for (model, i) in models: { name: 'Portfolio__Models__${i}__ContextLength', value: string(model.contextLength) }]
-var common = {
-  location: location
-  tags: tags
-  environmentId: environment.id
-  identityId: identity.id
-  registryLoginServer: registry.properties.loginServer
+resource environment 'Microsoft.App/managedEnvironments@2024-10-02-preview' existing = {
+  name: names.environment
 }
 
-module workers 'worker.bicep' = [for (model, i) in models: {
-  name: workerNames[i]
-  dependsOn: [ registryPull, vaultRead ]
+resource journalStorage 'Microsoft.App/managedEnvironments/storages@2024-10-02-preview' = {
+  parent: environment
+  name: journalShare.name
+  dependsOn: [ environmentBase ]
+  properties: {
+    azureFile: {
+      accountName: storage.name
+      accountKey: storage.listKeys().keys[0].value
+      shareName: journalShare.name
+      accessMode: 'ReadWrite'
+    }
+  }
+}
+
+resource modelStorage 'Microsoft.App/managedEnvironments/storages@2024-10-02-preview' = {
+  parent: environment
+  name: modelShare.name
+  dependsOn: [ environmentBase ]
+  properties: {
+    azureFile: {
+      accountName: storage.name
+      accountKey: storage.listKeys().keys[0].value
+      shareName: modelShare.name
+      accessMode: 'ReadWrite'
+    }
+  }
+}
+
+module metricsCollector 'metrics-collector.bicep' = {
+  name: 'metrics-collector'
+  dependsOn: [ environmentBase, vaultRead, metricsTokenSecret ]
   params: {
-    name: workerNames[i]
-    location: common.location
-    tags: common.tags
-    environmentId: common.environmentId
-    identityId: common.identityId
-    registryLoginServer: common.registryLoginServer
-    image: inferenceWorkerImage
+    tags: tags
+  }
+}
+
+module environmentWithMetrics 'environment.bicep' = {
+  name: 'environment-metrics'
+  dependsOn: [ journalStorage, modelStorage ]
+  params: {
+    tags: tags
+    gpuProfiles: usedGpuProfiles
+    openTelemetry: {
+      destinationsConfiguration: {
+        otlpConfigurations: [
+          {
+            name: 'metrics-collector'
+            endpoint: metricsCollector.outputs.endpoint
+            insecure: false
+            headers: [
+              { key: 'authorization', value: 'Bearer ${metricsToken}' }
+            ]
+          }
+        ]
+      }
+      tracesConfiguration: { destinations: [ 'appInsights' ] }
+      logsConfiguration: { destinations: [ 'appInsights' ] }
+      metricsConfiguration: { destinations: [ 'metrics-collector' ] }
+    }
+  }
+}
+
+module vllmApps 'vllm.bicep' = [for model in selfHostedModels: {
+  name: 'vllm-${model.name}'
+  dependsOn: [ environmentWithMetrics, modelStorage, vaultRead, huggingFaceSecret, vllmKeySecret ]
+  params: {
     model: model
-    keyVaultUri: vault.properties.vaultUri
+    tags: tags
   }
 }]
 
-module scoring 'app.bicep' = {
-  name: 'scoring'
-  dependsOn: [ registryPull, vaultRead, cacheSecret, ledgerSecret ]
-  params: {
-    name: 'scoring'
-    location: common.location
-    tags: common.tags
-    environmentId: common.environmentId
-    identityId: common.identityId
-    registryLoginServer: common.registryLoginServer
-    image: scoringImage
-    grpc: true
-    secrets: connectionSecrets
-    environmentDomain: environment.properties.defaultDomain
-    grpcReferences: workerNames
-    env: [ cacheEnv, ledgerEnv ]
-  }
-}
-
-module policy 'app.bicep' = {
-  name: 'policy'
-  dependsOn: [ registryPull, vaultRead, ledgerSecret ]
-  params: {
-    name: 'policy'
-    location: common.location
-    tags: common.tags
-    environmentId: common.environmentId
-    identityId: common.identityId
-    registryLoginServer: common.registryLoginServer
-    image: policyImage
-    grpc: true
-    secrets: connectionSecrets
-    env: concat([ ledgerEnv ], policyChainEnv, policyThresholdEnv)
-  }
-}
-
-module classifier 'app.bicep' = {
-  name: 'classifier'
-  dependsOn: [ registryPull, vaultRead, ledgerSecret ]
-  params: {
-    name: 'classifier'
-    location: common.location
-    tags: common.tags
-    environmentId: common.environmentId
-    identityId: common.identityId
-    registryLoginServer: common.registryLoginServer
-    image: classifierImage
-    grpc: true
-    secrets: connectionSecrets
-    env: [ ledgerEnv ]
-  }
-}
-
-module gateway 'app.bicep' = {
-  name: 'gateway'
-  dependsOn: [ registryPull, vaultRead, cacheSecret, ledgerSecret ]
-  params: {
-    name: 'gateway'
-    location: common.location
-    tags: common.tags
-    environmentId: common.environmentId
-    identityId: common.identityId
-    registryLoginServer: common.registryLoginServer
-    image: gatewayImage
-    external: true
-    environmentDomain: environment.properties.defaultDomain
-    grpcReferences: concat([ 'scoring', 'policy', 'classifier' ], workerNames)
-    maxReplicas: 10
-    concurrentRequests: 100
-    secrets: connectionSecrets
-    env: concat(
-      [
-        cacheEnv
-        ledgerEnv
-        { name: 'Ledger__Directory', value: '/tmp/ledger-journal' }
-      ],
-      portfolioNames,
-      portfolioTiers,
-      portfolioInput,
-      portfolioOutput,
-      portfolioContext)
-  }
-}
-
 output registryLoginServer string = registry.properties.loginServer
 output keyVaultName string = vault.name
-output gatewayUrl string = gateway.outputs.url
-output workers array = [for (name, i) in workerNames: workers[i].outputs.fqdn]
-output internalServices array = [ scoring.outputs.fqdn, policy.outputs.fqdn, classifier.outputs.fqdn ]
+output gatewayUrl string = 'https://gateway.${environmentWithMetrics.outputs.defaultDomain}'
+output deployedModels string = join(deployedNames, ',')
+output skippedModels string = join(skippedNames, ',')

@@ -1,109 +1,114 @@
-using System.Diagnostics;
-using System.Reflection;
 using System.Text.RegularExpressions;
 using Xunit;
+using YamlDotNet.RepresentationModel;
 
 namespace Router.Infra.Tests;
 
 /// <summary>
-/// The Azure deployment compiles and lints clean with the Bicep CLI restored from NuGet, and
-/// names every service of the solution with the same environment conventions as the AppHost.
+/// The azd project compiles and lints clean, and azure.yaml, the solution's services and the
+/// per-service templates azd deploys agree with each other and with what the provision outputs.
 /// </summary>
 public sealed partial class BicepTests
 {
-    private static readonly string Root = Path.GetFullPath(Metadata("RepositoryRoot"));
-    private static readonly string Infra = Path.Combine(Root, "infra");
-
     [Fact]
-    public async Task Main_bicep_builds_without_warnings()
+    public async Task Every_template_builds_without_warnings()
     {
-        var (exit, template, diagnostics) = await BicepAsync("build", Path.Combine(Infra, "main.bicep"), "--stdout");
+        // Infra builds the provision template and each service's deploy template, failing on any diagnostic.
+        var compiled = await Infra.AllTemplates();
 
-        Assert.True(exit == 0, diagnostics);
-        Assert.Equal(string.Empty, diagnostics.Trim());
-        Assert.Contains("Microsoft.App/containerApps", template, StringComparison.Ordinal);
-        Assert.Contains("Microsoft.App/managedEnvironments", template, StringComparison.Ordinal);
+        Assert.All(compiled, template => Assert.NotEmpty(template.AllResources()));
     }
 
     [Fact]
-    public async Task Main_bicep_lints_clean_under_the_projects_rules()
+    public async Task Every_template_lints_clean_under_the_projects_rules()
     {
-        var (exit, output, diagnostics) = await BicepAsync("lint", Path.Combine(Infra, "main.bicep"));
+        var (exit, output, diagnostics) = await Infra.BicepAsync("lint", "--pattern", "*.bicep");
 
         Assert.True(exit == 0, output + diagnostics);
         Assert.Equal(string.Empty, (output + diagnostics).Trim());
-        Assert.True(File.Exists(Path.Combine(Infra, "bicepconfig.json")));
+        Assert.True(File.Exists(Path.Combine(Infra.Folder, "bicepconfig.json")));
     }
 
     [Fact]
-    public void Every_service_of_the_solution_is_in_azure_yaml_and_the_bicep()
+    public void Every_service_of_the_solution_is_an_azd_service_with_its_deploy_template()
     {
-        var services = ServiceProjects().ToList();
-        var azureYaml = File.ReadAllText(Path.Combine(Root, "azure.yaml"));
-        var bicep = string.Concat(Directory.EnumerateFiles(Infra, "*.bicep", SearchOption.AllDirectories).Select(File.ReadAllText));
+        var services = Infra.Services();
+        var projects = services.Children.ToDictionary(
+            service => ((YamlScalarNode)service.Key).Value!,
+            service => ((YamlScalarNode)((YamlMappingNode)service.Value)["project"]).Value!);
 
-        Assert.Equal(["Classifier", "Gateway", "InferenceWorker", "Policy", "Scoring"], services.Order());
-        foreach (var service in services)
+        Assert.Equal(ServiceProjects().Order(), projects.Values.Select(path => path.TrimStart('.', '/')).Order());
+        foreach (var (service, _) in projects)
         {
-            Assert.Contains($"project: ./services/{service}", azureYaml, StringComparison.Ordinal);
-            var appName = service == "InferenceWorker" ? "worker-" : $"'{service.ToLowerInvariant()}'";
-            Assert.Contains(appName, bicep, StringComparison.Ordinal);
+            var definition = (YamlMappingNode)services[service];
+            Assert.Equal("containerapp", ((YamlScalarNode)definition["host"]).Value);
+
+            // azd deploys infra/<service>.bicep with <service>.parameters.json after pushing the image.
+            Assert.True(File.Exists(Path.Combine(Infra.Folder, $"{service}.bicep")), $"infra/{service}.bicep");
+            var image = Infra.ParametersFile(service)["image"]!["value"]!.ToString();
+            Assert.Equal($"${{SERVICE_{service.ToUpperInvariant().Replace('-', '_')}_IMAGE_NAME}}", image);
         }
     }
 
     [Fact]
-    public void The_bicep_wires_the_same_environment_conventions_as_the_apphost()
+    public void Azure_yaml_requires_an_azd_that_deploys_service_templates()
     {
-        var bicep = string.Concat(Directory.EnumerateFiles(Infra, "*.bicep", SearchOption.AllDirectories).Select(File.ReadAllText));
+        // Bicep revision deployment of container apps (infra/<service>.bicep) shipped in azd 1.20.0.
+        var required = ((YamlScalarNode)((YamlMappingNode)Infra.AzureYaml()["requiredVersions"])["azd"]).Value!;
 
-        foreach (var convention in new[] { "ConnectionStrings__cache", "ConnectionStrings__ledger", "services__${reference}__grpc__0", "Kestrel__Endpoints__grpc__Protocols", "Worker__Backend", "Portfolio__Models__", "OTEL_SERVICE_NAME", "'/alive'", "'/health'" })
+        Assert.Matches(@"^>=\s*1\.(2\d|[3-9]\d)\.\d+$", required);
+    }
+
+    [Fact]
+    public async Task Deploy_templates_read_only_values_azd_sets_or_the_provision_outputs()
+    {
+        var main = await Infra.Template("main");
+        var outputs = main.Root["outputs"]!.AsObject().Select(output => output.Key).ToHashSet();
+
+        foreach (var service in Infra.Services().Children.Select(service => ((YamlScalarNode)service.Key).Value!))
         {
-            Assert.Contains(convention, bicep, StringComparison.Ordinal);
+            foreach (Match reference in EnvironmentReference().Matches(Infra.ParametersFile(service).ToJsonString()))
+            {
+                var name = reference.Groups["name"].Value;
+                var optional = reference.Groups["default"].Success;
+                Assert.True(
+                    name == "AZURE_ENV_NAME" || name.StartsWith("SERVICE_", StringComparison.Ordinal) || outputs.Contains(name) || optional,
+                    $"{service}.parameters.json reads ${{{name}}}, which neither azd nor the provision sets");
+            }
         }
+    }
 
-        Assert.Contains("transport: grpc ? 'http2'", bicep, StringComparison.Ordinal);
-        Assert.Contains("external: true", bicep, StringComparison.Ordinal);
-        Assert.Single(ExternalIngress().Matches(bicep));
+    [Fact]
+    public async Task Provision_parameters_are_mapped_generated_or_defaulted()
+    {
+        var main = await Infra.Template("main");
+        var mapped = Infra.ParametersFile("main");
+
+        foreach (var (name, definition) in main.Root["parameters"]!.AsObject())
+        {
+            var generated = definition!["metadata"]?["azd"]?["type"]?.ToString() == "generate";
+            var defaulted = definition["defaultValue"] is not null;
+            Assert.True(mapped.ContainsKey(name) || generated || defaulted, $"main.bicep parameter {name} has no value: azd would prompt for it on every new environment");
+            if (generated)
+            {
+                // A mapped value would win over generation.
+                Assert.False(mapped.ContainsKey(name), name);
+                Assert.Equal("securestring", definition["type"]!.ToString());
+            }
+        }
     }
 
     /// <summary>Projects under services/ that are ASP.NET Core hosts, as listed in the solution file.</summary>
     private static IEnumerable<string> ServiceProjects() =>
-        SolutionProject().Matches(File.ReadAllText(Path.Combine(Root, "Router.Aspire.sln")))
+        SolutionProject().Matches(File.ReadAllText(Path.Combine(Infra.Root, "Router.Aspire.sln")))
             .Select(m => m.Groups["path"].Value.Replace('\\', '/'))
             .Where(path => path.StartsWith("services/", StringComparison.Ordinal))
-            .Where(path => File.ReadAllText(Path.Combine(Root, path)).Contains("Microsoft.NET.Sdk.Web", StringComparison.Ordinal))
-            .Select(path => Path.GetFileNameWithoutExtension(path));
-
-    private static async Task<(int Exit, string Output, string Diagnostics)> BicepAsync(params string[] arguments)
-    {
-        var bicep = Path.Combine(Metadata("BicepPackage"), "tools", "bicep");
-        Assert.True(File.Exists(bicep), $"the Bicep CLI was not restored at {bicep}");
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(bicep, File.GetUnixFileMode(bicep) | UnixFileMode.UserExecute);
-        }
-
-        var start = new ProcessStartInfo(bicep) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Infra };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        // The CLI only reads local files here: no registry modules, no telemetry.
-        start.Environment["BICEP_TELEMETRY_ENABLED"] = "false";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
-        return (process.ExitCode, await stdout, await stderr);
-    }
-
-    private static string Metadata(string key) =>
-        typeof(BicepTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
+            .Where(path => File.ReadAllText(Path.Combine(Infra.Root, path)).Contains("Microsoft.NET.Sdk.Web", StringComparison.Ordinal))
+            .Select(path => Path.GetDirectoryName(path)!.Replace('\\', '/'));
 
     [GeneratedRegex(@"Project\(""\{[^}]+\}""\) = ""[^""]+"", ""(?<path>[^""]+\.csproj)""")]
     private static partial Regex SolutionProject();
 
-    [GeneratedRegex(@"external: true")]
-    private static partial Regex ExternalIngress();
+    [GeneratedRegex(@"\$\{(?<name>[A-Z0-9_]+)(?<default>=[^}]*)?\}")]
+    private static partial Regex EnvironmentReference();
 }
