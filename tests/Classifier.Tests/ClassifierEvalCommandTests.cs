@@ -60,7 +60,8 @@ public sealed class ClassifierEvalCommandTests
         Assert.True(judged == 0, output);
         var row = Assert.Single(AurocRows(output));
         Assert.Equal("llama3.1-8b", row.Key);
-        Assert.InRange(row.Value, 0.5, 1);
+        Assert.InRange(row.Value, 0, 1);
+        Assert.Contains("llama-3.1-8b-instruct", output, StringComparison.Ordinal);
         Assert.Contains("not in the file: gpt-4o, llama3.1-70b", output, StringComparison.Ordinal);
         Assert.Equal(2, refused);
         Assert.Contains("scores none of the classifier's models", message, StringComparison.Ordinal);

@@ -111,32 +111,36 @@ public static class AdamLogistic
                         gradientBias[j] += error[j];
                     }
 
-                    for (var q = 0; q < row.Indices.Length; q++)
+                    var (indices, values) = (row.Indices, row.Values);
+                    for (var q = 0; q < indices.Length; q++)
                     {
-                        var f = row.Indices[q];
+                        var f = indices[q];
                         if (!touched[f])
                         {
                             touched[f] = true;
                             touchedRows.Add(f);
                         }
 
-                        for (var j = 0; j < m; j++)
+                        for (int j = 0, i = f * m; j < m; j++, i++)
                         {
-                            gradient[f * m + j] += row.Values[q] * error[j];
+                            gradient[i] += values[q] * error[j];
                         }
                     }
                 }
 
                 step++;
                 var correction = (First: 1 - Math.Pow(Beta1, step), Second: 1 - Math.Pow(Beta2, step));
-                for (var i = 0; i < w.Length; i++)
+                for (var f = 0; f < features; f++)
                 {
-                    w[i] = adamW.Step(i, w[i], gradient[i] + l2[i % m] * w[i], correction);
+                    for (int j = 0, i = f * m; j < m; j++, i++)
+                    {
+                        adamW.Step(w, i, gradient[i] + l2[j] * w[i], correction);
+                    }
                 }
 
                 for (var j = 0; j < m; j++)
                 {
-                    b[j] = adamB.Step(j, b[j], gradientBias[j], correction);
+                    adamB.Step(b, j, gradientBias[j], correction);
                 }
             }
 
@@ -162,12 +166,12 @@ public static class AdamLogistic
     private static void Logits(SparseFeatures row, double[] w, double[] b, int m, double[] z)
     {
         Array.Copy(b, z, m);
-        for (var q = 0; q < row.Indices.Length; q++)
+        var (indices, values) = (row.Indices, row.Values);
+        for (var q = 0; q < indices.Length; q++)
         {
-            var offset = row.Indices[q] * m;
-            for (var j = 0; j < m; j++)
+            for (int j = 0, i = indices[q] * m; j < m; j++, i++)
             {
-                z[j] += row.Values[q] * w[offset + j];
+                z[j] += values[q] * w[i];
             }
         }
     }
@@ -241,11 +245,11 @@ public static class AdamLogistic
         private readonly double[] _first = new double[size];
         private readonly double[] _second = new double[size];
 
-        public double Step(int i, double value, double gradient, (double First, double Second) correction)
+        public void Step(double[] parameters, int i, double gradient, (double First, double Second) correction)
         {
-            _first[i] = Beta1 * _first[i] + (1 - Beta1) * gradient;
-            _second[i] = Beta2 * _second[i] + (1 - Beta2) * gradient * gradient;
-            return value - LearningRate * (_first[i] / correction.First) / (Math.Sqrt(_second[i] / correction.Second) + Epsilon);
+            var first = _first[i] = Beta1 * _first[i] + (1 - Beta1) * gradient;
+            var second = _second[i] = Beta2 * _second[i] + (1 - Beta2) * gradient * gradient;
+            parameters[i] -= LearningRate * (first / correction.First) / (Math.Sqrt(second / correction.Second) + Epsilon);
         }
     }
 }

@@ -42,6 +42,11 @@ public sealed class QueryFeaturizer(int hashedDimensions = QueryFeaturizer.Defau
         "ends with a question mark", "mentions steps",
     ];
 
+    private const uint FnvOffset = 2166136261u;
+    private static readonly uint WordPrefix = Fnv1a(FnvOffset, "w:");
+    private static readonly uint BigramPrefix = Fnv1a(FnvOffset, "b:");
+    private static readonly uint CharacterPrefix = Fnv1a(FnvOffset, "c:");
+
     private static readonly char[] WordSeparators = [' ', '\n', '\t', '\r', ',', '.', '?', '!', ';', ':', '(', ')', '"', '\''];
 
     public int HashedDimensions { get; } = hashedDimensions > 0 ? hashedDimensions : throw new ArgumentOutOfRangeException(nameof(hashedDimensions), "must be positive");
@@ -58,16 +63,16 @@ public sealed class QueryFeaturizer(int hashedDimensions = QueryFeaturizer.Defau
         var words = text.Split(WordSeparators, StringSplitOptions.RemoveEmptyEntries);
         for (var i = 0; i < words.Length; i++)
         {
-            Add(counts, "w:" + words[i]);
+            Add(counts, Fnv1a(WordPrefix, words[i]));
             if (i > 0)
             {
-                Add(counts, "b:" + words[i - 1] + " " + words[i]);
+                Add(counts, Fnv1a(Fnv1a(Fnv1a(BigramPrefix, words[i - 1]), " "), words[i]));
             }
         }
 
         for (var i = 0; i + 3 <= text.Length && i < CharacterGramSpan; i++)
         {
-            Add(counts, "c:" + text.Substring(i, 3));
+            Add(counts, Fnv1a(CharacterPrefix, text.AsSpan(i, 3)));
         }
 
         // Sublinear term frequency: a word said ten times is not ten times the evidence.
@@ -120,10 +125,11 @@ public sealed class QueryFeaturizer(int hashedDimensions = QueryFeaturizer.Defau
         ];
     }
 
-    private static uint Fnv1a(string gram)
+    /// <summary>FNV-1a over the UTF-8 bytes of <paramref name="text"/>, continuing from <paramref name="hash"/>: a gram is hashed in pieces without building its string.</summary>
+    private static uint Fnv1a(uint hash, ReadOnlySpan<char> text)
     {
-        var hash = 2166136261u;
-        foreach (var b in Encoding.UTF8.GetBytes(gram))
+        var bytes = text.Length <= 256 ? stackalloc byte[Encoding.UTF8.GetMaxByteCount(text.Length)] : new byte[Encoding.UTF8.GetMaxByteCount(text.Length)];
+        foreach (var b in bytes[..Encoding.UTF8.GetBytes(text, bytes)])
         {
             hash = (hash ^ b) * 16777619u;
         }
@@ -132,15 +138,13 @@ public sealed class QueryFeaturizer(int hashedDimensions = QueryFeaturizer.Defau
     }
 
     /// <summary>Signed feature hashing: the bucket of a gram, and the sign that keeps collisions from adding up on average.</summary>
-    internal (int Index, int Sign) BucketOf(string gram)
-    {
-        var hash = Fnv1a(gram);
-        return ((int)(hash % (uint)HashedDimensions), (hash & 0x80000000) != 0 ? -1 : 1);
-    }
+    internal (int Index, int Sign) BucketOf(string gram) => BucketOf(Fnv1a(FnvOffset, gram));
 
-    private void Add(Dictionary<int, float> counts, string gram)
+    private (int Index, int Sign) BucketOf(uint hash) => ((int)(hash % (uint)HashedDimensions), (hash & 0x80000000) != 0 ? -1 : 1);
+
+    private void Add(Dictionary<int, float> counts, uint hash)
     {
-        var (index, sign) = BucketOf(gram);
+        var (index, sign) = BucketOf(hash);
         counts[index] = counts.GetValueOrDefault(index) + sign;
     }
 }
