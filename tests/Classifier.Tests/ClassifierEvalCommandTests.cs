@@ -50,12 +50,13 @@ public sealed class ClassifierEvalCommandTests
     }
 
     [Fact]
-    public async Task Aliases_judge_a_model_on_another_files_names_and_a_file_without_its_models_is_refused()
+    public async Task Aliases_judge_a_model_on_another_files_names_and_bad_files_are_refused_in_one_line()
     {
         var llmrouter = SharedData.PathOf("llmrouter/train.json");
 
         var (judged, output) = await RouterAsync("classifier", "eval", CommittedModel, llmrouter, "--alias", "llama3.1-8b=llama-3.1-8b-instruct");
         var (refused, message) = await RouterAsync("classifier", "eval", CommittedModel, llmrouter);
+        var (missing, missingMessage) = await RouterAsync("classifier", "eval", CommittedModel, Path.Combine(TestState.Directory, "no-such-folder"));
 
         Assert.True(judged == 0, output);
         var row = Assert.Single(AurocRows(output));
@@ -65,6 +66,9 @@ public sealed class ClassifierEvalCommandTests
         Assert.Contains("not in the file: gpt-4o, llama3.1-70b", output, StringComparison.Ordinal);
         Assert.Equal(2, refused);
         Assert.Contains("scores none of the classifier's models", message, StringComparison.Ordinal);
+        Assert.Equal(2, missing);
+        Assert.Contains("No such file or folder", missingMessage, StringComparison.Ordinal);
+        Assert.DoesNotContain(" at Router.", missingMessage, StringComparison.Ordinal);
     }
 
     /// <summary>model -> AUROC from the printed table (the last column of each row naming a model).</summary>

@@ -29,9 +29,16 @@ internal static class ClassifierCommand
         var file = new Argument<string>("file") { Description = LabelledFileDescription };
         var format = FormatOption();
         var models = new Option<string[]>("--models") { Description = "train only these models of the file (comma- or space-separated), e.g. the portfolio's", AllowMultipleArgumentsPerToken = true };
-        var holdout = new Option<double>("--holdout") { Description = "share of queries held out to measure AUROC", DefaultValueFactory = _ => 0.2 };
+        var holdout = HoldoutOption("share of queries held out to measure AUROC", 0.2);
         var seed = new Option<int>("--seed") { Description = "seed of the split, the folds and the training", DefaultValueFactory = _ => 7 };
         var buckets = new Option<int>("--buckets") { Description = "hashed text features", DefaultValueFactory = _ => QueryFeaturizer.DefaultHashedDimensions };
+        buckets.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 1)
+            {
+                result.AddError("--buckets must be at least 1.");
+            }
+        });
         var output = new Option<FileInfo>("--out") { Description = "where to write the ONNX model", Required = true };
         var alias = new Option<string[]>("--alias") { Description = "portfolio=trained: serve a trained model's predictions under a portfolio name", AllowMultipleArgumentsPerToken = true };
         var connection = new Option<string?>("--connection") { Description = "also store it as a new version in this ledger (PostgreSQL connection string)" };
@@ -39,7 +46,7 @@ internal static class ClassifierCommand
         {
             file, format, models, holdout, seed, buckets, output, alias, connection,
         };
-        train.SetAction(async (parse, cancellationToken) =>
+        train.SetAction((parse, cancellationToken) => ReportingBadInput(async () =>
         {
             var (queries, source) = Read(parse.GetRequiredValue(file), parse.GetRequiredValue(format));
             if (Names(parse.GetValue(models)) is { Count: > 0 } only)
@@ -81,7 +88,9 @@ internal static class ClassifierCommand
                 var saved = await services.GetRequiredService<ArtifactStore>().SaveNewVersionAsync(ArtifactKinds.Classifier, "pre-call", artifact.ToJson(), JsonSerializer.Serialize(provenance, ClassifierArtifact.Json), cancellationToken);
                 AnsiConsole.MarkupLine($"stored as classifier 'pre-call' v{saved.Version}");
             }
-        });
+
+            return 0;
+        }));
         return train;
     }
 
@@ -91,13 +100,13 @@ internal static class ClassifierCommand
         var file = new Argument<string>("file") { Description = LabelledFileDescription };
         var format = FormatOption();
         var alias = new Option<string[]>("--alias") { Description = "classifier=file: judge the classifier's model by another name's scores in the file", AllowMultipleArgumentsPerToken = true };
-        var holdout = new Option<double>("--holdout") { Description = "evaluate only the share held out by router classifier train with the same --holdout and --seed (0 = every query)", DefaultValueFactory = _ => 0 };
+        var holdout = HoldoutOption("evaluate only the share held out by router classifier train with the same --holdout and --seed (0 = every query)", 0);
         var seed = new Option<int>("--seed") { Description = "seed of that split", DefaultValueFactory = _ => 7 };
         var evaluate = new Command("eval", "AUROC per model of a trained classifier on a labelled file, predicted through ONNX Runtime as the Classifier service does")
         {
             model, file, format, alias, holdout, seed,
         };
-        evaluate.SetAction(async (parse, cancellationToken) =>
+        evaluate.SetAction((parse, cancellationToken) => ReportingBadInput(async () =>
         {
             using var classifier = new OnnxClassifier(await File.ReadAllBytesAsync(parse.GetRequiredValue(model).FullName, cancellationToken));
             var (queries, _) = Read(parse.GetRequiredValue(file), parse.GetRequiredValue(format));
@@ -128,7 +137,7 @@ internal static class ClassifierCommand
             var skipped = classifier.Models.Where(m => results.All(r => r.Model != m)).ToList();
             AnsiConsole.MarkupLine($"mean AUROC {results.Average(r => r.Auroc).ToString("F3", Format.Culture)} over {queries.Count:N0} queries" + (skipped.Count > 0 ? $"; not in the file: {Markup.Escape(string.Join(", ", skipped))}" : string.Empty));
             return 0;
-        });
+        }));
         return evaluate;
     }
 
@@ -138,6 +147,33 @@ internal static class ClassifierCommand
         DefaultValueFactory = _ => Auto,
     }.AcceptOnlyFromAmong(Auto, LlmRouter, CascadeTraces);
 
+    /// <summary>A file that is missing or not in the layout it claims to be is told in one line, not a stack trace.</summary>
+    private static async Task<int> ReportingBadInput(Func<Task<int>> action)
+    {
+        try
+        {
+            return await action();
+        }
+        catch (Exception e) when (e is IOException or FormatException or JsonException or ArgumentException or InvalidDataException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+        {
+            AnsiConsole.MarkupLine($"[red]{Markup.Escape(e.Message)}[/]");
+            return 2;
+        }
+    }
+
+    private static Option<double> HoldoutOption(string description, double byDefault)
+    {
+        var holdout = new Option<double>("--holdout") { Description = description, DefaultValueFactory = _ => byDefault };
+        holdout.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double>() is not (>= 0 and < 1))
+            {
+                result.AddError("--holdout must be in [0, 1).");
+            }
+        });
+        return holdout;
+    }
+
     /// <summary>The labelled queries of a file and a short name of where they came from.</summary>
     private static (IReadOnlyList<ScoredQuery> Queries, string Source) Read(string path, string format)
     {
@@ -146,6 +182,11 @@ internal static class ClassifierCommand
         {
             using var json = File.OpenRead(path);
             return (ScoredQuery.ReadJson(json), $"{LlmRouter}:{Path.GetFileName(path)}");
+        }
+
+        if (!File.Exists(path) && !Directory.Exists(path))
+        {
+            throw new FileNotFoundException($"No such file or folder: {path}.", path);
         }
 
         var folder = Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path))!;
