@@ -1,4 +1,7 @@
 using Google.Protobuf;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Router.Contracts;
 using Router.Domain.Classification;
 using Router.Domain.Traces;
@@ -85,6 +88,9 @@ public sealed class DefaultPortfolioModelTests
         // Hybrid and pre-call routing need both: most queries start at the cheapest model, some above it.
         Assert.Contains(0, starts);
         Assert.Contains(starts, s => s > 0);
+        var contentRoot = service.Services.GetRequiredService<IHostEnvironment>().ContentRootPath;
+        Assert.Equal(Path.Combine(contentRoot, RelativePath), service.Services.GetRequiredService<IOptions<ClassifierOptions>>().Value.ModelPath);
+        Assert.NotEqual(Path.GetFullPath(Environment.CurrentDirectory), Path.GetFullPath(contentRoot));
     }
 
     [Fact]
