@@ -114,7 +114,8 @@ public sealed class OnnxClassifier : IDisposable
     {
         var features = Featurizer.Featurize(query);
         using var input = OrtValue.CreateTensorValueFromMemory(features, [1, features.Length]);
-        using var results = _session.Run(new RunOptions(), [LogisticOnnx.Input], [input], [LogisticOnnx.Output]);
+        using var run = new RunOptions();
+        using var results = _session.Run(run, [LogisticOnnx.Input], [input], [LogisticOnnx.Output]);
         return results[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
