@@ -30,7 +30,7 @@ public sealed class ClassifierGrpcService(ClassifierModel model, IOptions<Classi
             {
                 StartStage = 0,
                 Fallback = true,
-                Reason = "no trained classifier is loaded (set Classifier:ModelPath, or store one with `router classifier train --connection`); starting at the cheapest model",
+                Reason = "no trained classifier is loaded (set Classifier:ModelPath, e.g. to Models/default-portfolio.onnx for the default fleet, or store one with `router classifier train --connection`); starting at the cheapest model",
             });
         }
 

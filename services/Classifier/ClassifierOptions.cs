@@ -7,7 +7,11 @@ public sealed class ClassifierOptions
 {
     public const string SectionName = "Classifier";
 
-    /// <summary>An ONNX file from `router classifier train --out`; when unset, the latest stored version is loaded from the ledger.</summary>
+    /// <summary>
+    /// An ONNX file from `router classifier train --out`, absolute or relative to the content root
+    /// (Models/default-portfolio.onnx is the committed model of the default fleet); when unset, the
+    /// latest stored version is loaded from the ledger.
+    /// </summary>
     public string? ModelPath { get; set; }
 
     public const string Auto = "auto";
@@ -21,6 +25,10 @@ public sealed class ClassifierOptions
     public double MinPIk { get; set; } = 0.5;
 
     public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A relative model path names a file under the content root, wherever the process was started.</summary>
+    public static string? Resolve(string? modelPath, string contentRoot) =>
+        modelPath is { Length: > 0 } ? Path.GetFullPath(modelPath, contentRoot) : modelPath;
 }
 
 public sealed class ClassifierOptionsValidator : IValidateOptions<ClassifierOptions>

@@ -10,6 +10,7 @@ internal static class Extensions
         builder.Services.AddGrpc();
         builder.Services.AddOptions<ClassifierOptions>()
             .Bind(builder.Configuration.GetSection(ClassifierOptions.SectionName))
+            .PostConfigure<IHostEnvironment>((options, environment) => options.ModelPath = ClassifierOptions.Resolve(options.ModelPath, environment.ContentRootPath))
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ClassifierOptions>, ClassifierOptionsValidator>();
 

@@ -13,12 +13,13 @@ namespace Router.ClassifierService.Tests;
 /// <summary>A classifier trained here on the recorded llmrouter data, exported to ONNX and served by the real service over gRPC.</summary>
 public sealed class ClassifierServiceTests(PostgresFixture postgres) : IClassFixture<PostgresFixture>
 {
-    private static readonly Lazy<(ClassifierTrainingResult Result, byte[] Onnx, IReadOnlyList<ScoredQuery> Queries)> Trained = new(() =>
+    internal static readonly Lazy<(ClassifierTrainingResult Result, byte[] Onnx, IReadOnlyList<ScoredQuery> Queries)> Trained = new(() =>
     {
         using var stream = File.OpenRead(SharedData.PathOf("llmrouter/train.json"));
         var queries = ScoredQuery.ReadJson(stream).Take(1200).ToList();
-        var result = ClassifierTraining.TrainAndEvaluate(queries, holdout: 0.25, seed: 3, hashedDimensions: 1024, epochs: 4);
-        return (result, LogisticOnnx.Export(result.Model, result.Featurizer.HashedDimensions), queries);
+        var options = new ClassifierTrainingOptions { Holdout = 0.25, Seed = 3, HashedDimensions = 1024, L2Grid = [1e-5], MaxEpochs = 6, Folds = 2 };
+        var result = ClassifierTraining.TrainAndEvaluate(queries, options);
+        return (result, LogisticOnnx.Export(result.Model, result.Featurizer, ClassifierProvenance.Of(result, options, "llmrouter:train.json (first 1200)")), queries);
     });
 
     [Fact]
@@ -45,7 +46,7 @@ public sealed class ClassifierServiceTests(PostgresFixture postgres) : IClassFix
 
         foreach (var query in queries.Take(20))
         {
-            var expected = result.Model.Predict(result.Featurizer.Featurize(query.Question));
+            var expected = result.Model.Predict(result.Featurizer.FeaturizeSparse(query.Question));
             var served = await client.PredictAsync(new PredictRequest { Query = query.Question, Models = { result.Model.Models } });
             Assert.Equal(result.Model.Models, served.Predictions.Select(p => p.Model));
             for (var m = 0; m < expected.Length; m++)
