@@ -39,14 +39,22 @@ public static class Extensions
 
     public static IServiceCollection AddLedgerRecording(this IServiceCollection services, string connectionString, LedgerJournalOptions options)
     {
-        services.AddLedger(connectionString);
-        services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        services.AddLedgerWriting(connectionString);
         services.AddSingleton(options);
         services.TryAddSingleton<IDurableFlush, FsyncFlush>();
         services.AddSingleton(sp => new LedgerJournal(options, sp.GetRequiredService<IDurableFlush>()));
-        services.AddSingleton<LedgerWriter>();
         services.AddSingleton<LedgerShipper>();
         services.AddHostedService(sp => sp.GetRequiredService<LedgerShipper>());
+        return services;
+    }
+
+    /// <summary>Registers the ledger's batch writer and the dead-letter store (list, replay, discard) over the given PostgreSQL.</summary>
+    public static IServiceCollection AddLedgerWriting(this IServiceCollection services, string connectionString)
+    {
+        services.AddLedger(connectionString);
+        services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        services.AddSingleton<LedgerWriter>();
+        services.AddSingleton<DeadLetterStore>();
         return services;
     }
 

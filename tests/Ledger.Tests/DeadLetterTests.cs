@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Router.Ledger.Recording;
 using Router.Testing;
 using Xunit;
@@ -65,6 +66,49 @@ public sealed class DeadLetterTests(PostgresFixture postgres) : IClassFixture<Po
         Assert.Contains("request nul-byte refused (22021:", health.Description, StringComparison.Ordinal);
         Assert.Contains("unreadable line at ", health.Description, StringComparison.Ordinal);
         Assert.Equal(3L, health.Data["dead_letters"]);
+        await shipper.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Replaying_once_the_cause_is_fixed_writes_the_row_and_what_can_never_be_a_row_is_discarded_until_health_clears()
+    {
+        var connection = await postgres.CreateDatabaseAsync("ledger");
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var services = LedgerTestKit.Services(connection, LedgerTestKit.NewRoot(), configure: s => s.AddSingleton<TimeProvider>(time));
+        var journal = services.GetRequiredService<LedgerJournal>();
+        var shipper = await LedgerTestKit.StartShipperAsync(services);
+        Assert.True(await journal.AppendAsync(LedgerTestKit.Request("long-policy", policy: new string('p', 300))));
+        Assert.True(await journal.AppendAsync(LedgerTestKit.Request("nul-byte", policy: "x\0y")));
+        await LedgerTestKit.WaitUntilAsync(() => shipper.DeadLetters.Count == 2, "both rows are set aside");
+        var store = services.GetRequiredService<DeadLetterStore>();
+
+        var unfixed = await store.ReplayAsync(null, CancellationToken.None);
+        Assert.Equal([false, false], unfixed.Select(o => o.Written));
+        Assert.StartsWith("22001:", unfixed.Single(o => o.RequestId == "long-policy").Error, StringComparison.Ordinal);
+
+        // The operator widens the columns that refused the long policy name.
+        await using (var db = await services.GetRequiredService<IDbContextFactory<LedgerDbContext>>().CreateDbContextAsync())
+        {
+            await db.Database.ExecuteSqlRawAsync("ALTER TABLE requests ALTER COLUMN policy TYPE varchar(1000); ALTER TABLE daily_rollups ALTER COLUMN policy TYPE varchar(1000)");
+        }
+
+        var replayed = await store.ReplayAsync(null, CancellationToken.None);
+        Assert.True(replayed.Single(o => o.RequestId == "long-policy").Written);
+        var nul = replayed.Single(o => o.RequestId == "nul-byte");
+        Assert.False(nul.Written);
+        Assert.StartsWith("22021:", nul.Error, StringComparison.Ordinal);
+        Assert.True(await store.DiscardAsync(nul.Id, CancellationToken.None));
+        Assert.False(await store.DiscardAsync(nul.Id, CancellationToken.None));
+
+        Assert.Empty(await store.ListAsync(includeResolved: false, 100, CancellationToken.None));
+        Assert.Equal(
+            [DeadLetterResolutions.Replayed, DeadLetterResolutions.Discarded],
+            (await store.ListAsync(includeResolved: true, 100, CancellationToken.None)).Select(d => d.Resolution));
+        time.Advance(LedgerTestKit.Options("unused").AdoptionInterval);
+        await LedgerTestKit.WaitUntilAsync(() => shipper.DeadLetters.Count == 0, "the shipper recounts the dead letters");
+        Assert.Equal(HealthStatus.Healthy, (await shipper.CheckHealthAsync(new HealthCheckContext())).Status);
+        await using var check = await services.GetRequiredService<IDbContextFactory<LedgerDbContext>>().CreateDbContextAsync();
+        Assert.Equal(300, (await check.Requests.SingleAsync(r => r.Id == "long-policy")).Policy.Length);
         await shipper.StopAsync(CancellationToken.None);
     }
 

@@ -89,6 +89,23 @@ public sealed class JournalDurabilityTests
     }
 
     [Fact]
+    public async Task Stopping_with_nothing_pending_does_not_wait_for_a_postgres_it_never_reached()
+    {
+        await using var postgres = await LocalPostgresServer.StartAsync(TestState.Directory, _ => { }, durable: false);
+        await postgres.CreateDatabaseAsync("ledger");
+        await postgres.StopAsync();
+        await using var services = LedgerTestKit.Services(postgres.ConnectionString("ledger"), LedgerTestKit.NewRoot());
+        var shipper = services.GetRequiredService<LedgerShipper>();
+        await shipper.StartAsync(CancellationToken.None);
+        await LedgerTestKit.WaitUntilAsync(() => shipper.LastError is not null, "the shipper fails to reach PostgreSQL");
+
+        // No shutdown timeout: only an empty journal can end the drain.
+        await shipper.StopAsync(CancellationToken.None);
+
+        Assert.Equal(0, services.GetRequiredService<LedgerJournal>().PendingRows);
+    }
+
+    [Fact]
     public async Task Rows_a_drain_could_not_ship_are_logged_and_the_next_process_ships_them()
     {
         await using var postgres = await LocalPostgresServer.StartAsync(TestState.Directory, _ => { }, durable: false);

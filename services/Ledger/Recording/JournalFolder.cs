@@ -240,7 +240,8 @@ internal sealed class JournalFolder : IDisposable
         return new JournalBatch(entries, position, bytes);
     }
 
-    private static JournalEntry Parse(long segment, long offset, byte[] line)
+    /// <summary>Reads a journal line as a request, or says why it is not one.</summary>
+    public static JournalEntry Parse(long segment, long offset, byte[] line)
     {
         try
         {

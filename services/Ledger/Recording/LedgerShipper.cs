@@ -126,6 +126,11 @@ public sealed partial class LedgerShipper : IHostedService, IHealthCheck, IAsync
         while (!abort.IsCancellationRequested)
         {
             var draining = _stopping.IsCancellationRequested;
+            if (draining && _journal.PendingRows == 0)
+            {
+                return;
+            }
+
             try
             {
                 await ConnectAsync(abort);
@@ -149,11 +154,6 @@ public sealed partial class LedgerShipper : IHostedService, IHealthCheck, IAsync
                 }
 
                 backoff = FirstBackoff;
-                if (draining && _journal.PendingRows == 0)
-                {
-                    return;
-                }
-
                 if (shipped == 0)
                 {
                     await _journal.WaitForAppendAsync(IdlePoll, draining ? abort : _stoppingOrAbort.Token);
