@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using System.Net;
+using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Router.Ledger.Recording;
 using Router.Ledger.Requests;
@@ -63,6 +66,40 @@ public sealed class LedgerJournalTests(PostgresFixture postgres, RedisFixture re
         Assert.True(Directory.Exists(Path.Combine(root, "other")));
     }
 
+    [Fact]
+    public async Task A_journal_that_cannot_fsync_fails_requests_with_503_ledger_unavailable_and_makes_health_unhealthy()
+    {
+        var ledger = await postgres.CreateDatabaseAsync("ledger");
+        var flush = new FailingFlush();
+        await using var gateway = new GatewayFactory(redis.Server.ConnectionString, ledger, new Dictionary<string, string?>
+        {
+            // No worker answers: each request fails over every stage and is recorded as failed.
+            ["services:policy:grpc:0"] = "http://127.0.0.1:9",
+            ["services:scoring:grpc:0"] = "http://127.0.0.1:9",
+            ["services:classifier:grpc:0"] = "http://127.0.0.1:9",
+            ["services:worker-llama3-1-8b:grpc:0"] = "http://127.0.0.1:9",
+            ["services:worker-llama3-1-70b:grpc:0"] = "http://127.0.0.1:9",
+            ["services:worker-gpt-4o:grpc:0"] = "http://127.0.0.1:9",
+        },
+        services => services.AddSingleton<IDurableFlush>(flush));
+        gateway.StartServer();
+        using var client = gateway.CreateClient();
+        var body = "{\"model\": \"auto\", \"messages\": [{\"role\": \"user\", \"content\": \"What is 2+2?\"}]}";
+        using (var recorded = await client.PostAsync("/v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, recorded.StatusCode);
+        }
+
+        flush.Failing = true;
+        using var refused = await client.PostAsync("/v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        var error = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal("ledger_unavailable", error.GetProperty("code").GetString());
+        var check = await WaitForJournalCheckAsync(client, "Unhealthy");
+        Assert.Contains("Input/output error", check.GetProperty("description").GetString(), StringComparison.Ordinal);
+    }
+
     private static Exception? Unwrap(Exception? error)
     {
         while (error is AggregateException or InvalidOperationException { InnerException: not null })
@@ -85,6 +122,22 @@ public sealed class LedgerJournalTests(PostgresFixture postgres, RedisFixture re
         Stages = 0,
         Simulated = true,
     };
+
+    /// <summary>fsync that fails like a disk returning EIO while <see cref="Failing"/> is set.</summary>
+    private sealed class FailingFlush : IDurableFlush
+    {
+        public volatile bool Failing;
+
+        public void FlushToDisk(FileStream file)
+        {
+            if (Failing)
+            {
+                throw new IOException("Input/output error");
+            }
+
+            file.Flush(flushToDisk: true);
+        }
+    }
 
     private static async Task<JsonElement> WaitForJournalCheckAsync(HttpClient client, string expected)
     {
