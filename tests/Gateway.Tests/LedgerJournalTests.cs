@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Router.Ledger.Recording;
 using Router.Ledger.Requests;
+using Router.Ledger.Tests;
 using Router.Testing;
 using Xunit;
 
@@ -122,22 +123,6 @@ public sealed class LedgerJournalTests(PostgresFixture postgres, RedisFixture re
         Stages = 0,
         Simulated = true,
     };
-
-    /// <summary>fsync that fails like a disk returning EIO while <see cref="Failing"/> is set.</summary>
-    private sealed class FailingFlush : IDurableFlush
-    {
-        public volatile bool Failing;
-
-        public void FlushToDisk(FileStream file)
-        {
-            if (Failing)
-            {
-                throw new IOException("Input/output error");
-            }
-
-            file.Flush(flushToDisk: true);
-        }
-    }
 
     private static async Task<JsonElement> WaitForJournalCheckAsync(HttpClient client, string expected)
     {

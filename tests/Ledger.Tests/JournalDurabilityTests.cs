@@ -134,22 +134,6 @@ public sealed class JournalDurabilityTests
         await nextShipper.StopAsync(CancellationToken.None);
     }
 
-    /// <summary>fsync that fails like a disk returning EIO while <see cref="Failing"/> is set.</summary>
-    private sealed class FailingFlush : IDurableFlush
-    {
-        public volatile bool Failing;
-
-        public void FlushToDisk(FileStream file)
-        {
-            if (Failing)
-            {
-                throw new IOException("Input/output error");
-            }
-
-            file.Flush(flushToDisk: true);
-        }
-    }
-
     /// <summary>fsync that holds until released, to look at the journal while a line is written but not yet durable.</summary>
     private sealed class GatedFlush : IDurableFlush
     {
