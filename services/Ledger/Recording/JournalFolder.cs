@@ -46,7 +46,8 @@ internal sealed class JournalFolder : IDisposable
     private const string CheckpointFile = "checkpoint";
     private const string BindingFile = "ledger.json";
     private const string SegmentPattern = "*.jsonl";
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    /// <summary>How requests are written as journal lines (and read back).</summary>
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private readonly FileStream _lock;
 

@@ -58,8 +58,6 @@ public sealed class JournalWriteException : IOException
 public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
 {
     private const int MaxGroup = 4096;
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     private readonly LedgerJournalOptions _options;
     private readonly IDurableFlush _flush;
     private readonly JournalFolder _folder;
@@ -89,8 +87,17 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
             options.Directory,
             $"give this one another Ledger:Instance (now '{options.Instance}'), or another Ledger:Directory (now '{options.Root}').");
         var handedOver = Path.Combine(options.Root, $"{options.Instance}~{DateTime.UtcNow.ToString("yyyyMMddTHHmmss", CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}");
-        LeftoversHandedOverTo = _folder.HandOverLeftovers(handedOver) ? handedOver : null;
-        _segment = OpenSegment(_segmentNumber);
+        try
+        {
+            LeftoversHandedOverTo = _folder.HandOverLeftovers(handedOver) ? handedOver : null;
+            _segment = OpenSegment(_segmentNumber);
+        }
+        catch
+        {
+            _folder.Dispose();
+            throw;
+        }
+
         _writer = Task.Run(WriteLoopAsync);
     }
 
@@ -131,7 +138,7 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
             throw broken;
         }
 
-        var line = JsonSerializer.SerializeToUtf8Bytes(request, Json);
+        var line = JsonSerializer.SerializeToUtf8Bytes(request, JournalFolder.Json);
         var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Interlocked.Add(ref _appendedBytes, line.Length + 1);
         Interlocked.Increment(ref _pendingRows);

@@ -318,7 +318,7 @@ public sealed partial class LedgerShipper : IHostedService, IHealthCheck, IAsync
         var problems = new List<string>();
         if (_lastError is { } error)
         {
-            problems.Add($"PostgreSQL is not accepting ledger writes ({error}); {_journal.PendingRows} rows held in the journal.");
+            problems.Add($"Ledger rows are not reaching PostgreSQL ({error}); {_journal.PendingRows} rows held in the journal {_journal.Directory}.");
         }
 
         if (deadLetters.Count > 0)
