@@ -15,6 +15,7 @@ var root = new RootCommand("Offline tools of the confidence-driven LLM router: i
     CalibrateCommand.Create(),
     PolicyCommand.Create(),
     ClassifierCommand.Create(),
+    LedgerCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();

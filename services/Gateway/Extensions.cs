@@ -69,7 +69,7 @@ internal static class Extensions
         builder.AddLedgerDbContext();
 
         var journal = builder.Configuration.GetSection(LedgerJournalSettings.SectionName).Get<LedgerJournalSettings>() ?? new LedgerJournalSettings();
-        builder.Services.AddLedgerRecording(ledger, journal.Directory, journal.MaxBufferedMegabytes * 1024L * 1024L);
+        builder.Services.AddLedgerRecording(ledger, journal.Directory, journal.MaxBufferedMegabytes * 1024L * 1024L, journal.Instance);
 
         // Without the cache the router still answers (uncached), so it only degrades readiness.
         // Without PostgreSQL requests are journaled and still served (degraded); the Gateway is
@@ -88,8 +88,14 @@ public sealed class LedgerJournalSettings
 {
     public const string SectionName = "Ledger";
 
-    /// <summary>Local directory of the journal; on a container, a volume that outlives restarts.</summary>
+    /// <summary>
+    /// The folder of the journals: each Gateway instance journals in a sub-folder of it, and adopts
+    /// the sub-folders of instances that are gone. On a container, a volume that outlives restarts.
+    /// </summary>
     public string Directory { get; set; } = Path.Combine(Path.GetTempPath(), "router-gateway", "ledger-journal");
+
+    /// <summary>This instance's sub-folder; unset, the CONTAINER_APP_REPLICA_NAME variable, else the host name.</summary>
+    public string? Instance { get; set; }
 
     public int MaxBufferedMegabytes { get; set; } = 512;
 }

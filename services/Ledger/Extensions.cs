@@ -59,17 +59,43 @@ public static class Extensions
     }
 
     /// <summary>
-    /// Registers the durable ledger path: a journal in <paramref name="journalDirectory"/> that
-    /// requests are appended to, and a background shipper that writes them to PostgreSQL in batches.
+    /// Registers the durable ledger path: a journal in the sub-folder of <paramref name="journalRoot"/>
+    /// named by <paramref name="instance"/> (else the replica or host name: see <see cref="JournalInstance"/>)
+    /// that requests are appended to, and a background shipper that writes them to PostgreSQL in batches.
     /// </summary>
-    public static IServiceCollection AddLedgerRecording(this IServiceCollection services, string connectionString, string journalDirectory, long maxBufferedBytes)
+    public static IServiceCollection AddLedgerRecording(this IServiceCollection services, string connectionString, string journalRoot, long maxBufferedBytes, string? instance = null)
+    {
+        if (string.IsNullOrWhiteSpace(journalRoot))
+        {
+            throw new ArgumentException("Ledger:Directory is empty; it names the folder that holds the ledger journals.", nameof(journalRoot));
+        }
+
+        return services.AddLedgerRecording(connectionString, new LedgerJournalOptions
+        {
+            Root = journalRoot,
+            Instance = JournalInstance.Resolve(instance),
+            MaxBufferedBytes = maxBufferedBytes,
+        });
+    }
+
+    public static IServiceCollection AddLedgerRecording(this IServiceCollection services, string connectionString, LedgerJournalOptions options)
+    {
+        services.AddLedgerWriting(connectionString);
+        services.AddSingleton(options);
+        services.TryAddSingleton<IDurableFlush, FsyncFlush>();
+        services.AddSingleton(sp => new LedgerJournal(options, sp.GetRequiredService<IDurableFlush>()));
+        services.AddSingleton<LedgerShipper>();
+        services.AddHostedService(sp => sp.GetRequiredService<LedgerShipper>());
+        return services;
+    }
+
+    /// <summary>Registers the ledger's batch writer and the dead-letter store (list, replay, discard) over the given PostgreSQL.</summary>
+    public static IServiceCollection AddLedgerWriting(this IServiceCollection services, string connectionString)
     {
         services.AddLedger(connectionString);
         services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
-        services.AddSingleton(_ => new LedgerJournal(new LedgerJournalOptions { Directory = journalDirectory, MaxBufferedBytes = maxBufferedBytes }));
         services.AddSingleton<LedgerWriter>();
-        services.AddSingleton<LedgerShipper>();
-        services.AddHostedService(sp => sp.GetRequiredService<LedgerShipper>());
+        services.AddSingleton<DeadLetterStore>();
         return services;
     }
 

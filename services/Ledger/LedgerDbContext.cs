@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Router.Ledger.Recording;
 using Router.Ledger.Requests;
 using Router.Ledger.Teams;
 
@@ -20,6 +21,10 @@ public sealed class LedgerDbContext(DbContextOptions<LedgerDbContext> options) :
     public DbSet<Team> Teams => Set<Team>();
 
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+
+    public DbSet<DeadLetter> DeadLetters => Set<DeadLetter>();
+
+    public DbSet<LedgerIdentity> Identity => Set<LedgerIdentity>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -104,6 +109,22 @@ public sealed class LedgerDbContext(DbContextOptions<LedgerDbContext> options) :
             feedback.ToTable("feedback");
             feedback.HasKey(f => f.RequestId);
             feedback.HasOne<RoutedRequest>().WithOne().HasForeignKey<FeedbackLabel>(f => f.RequestId);
+        });
+
+        modelBuilder.Entity<DeadLetter>(letter =>
+        {
+            letter.ToTable("dead_letters");
+            letter.Property(d => d.Kind).HasMaxLength(16);
+            letter.Property(d => d.SqlState).HasMaxLength(5);
+            letter.Property(d => d.Resolution).HasMaxLength(16);
+            letter.HasIndex(d => d.LineSha256).IsUnique();
+            letter.HasIndex(d => d.ResolvedAt);
+        });
+
+        modelBuilder.Entity<LedgerIdentity>(identity =>
+        {
+            identity.ToTable("ledger_identity");
+            identity.Property(i => i.Id).ValueGeneratedNever();
         });
 
         // snake_case columns, so report SQL and psql sessions read naturally.

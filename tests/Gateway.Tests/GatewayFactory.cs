@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 using Router.Testing;
 
 namespace Router.Gateway.Tests;
@@ -8,12 +10,15 @@ namespace Router.Gateway.Tests;
 public sealed class GatewayFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
+    private readonly Action<IServiceCollection>? _replaceServices;
 
     /// <summary>A journal of this host's own: one process owns a journal directory.</summary>
     public string JournalDirectory { get; } = Path.Combine(TestState.Directory, "journals", Guid.NewGuid().ToString("N"));
 
-    public GatewayFactory(string cache, string ledger, IDictionary<string, string?>? settings = null)
+    /// <param name="replaceServices">replaces services after the Gateway registered its own (a fake disk, say)</param>
+    public GatewayFactory(string cache, string ledger, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? replaceServices = null)
     {
+        _replaceServices = replaceServices;
         _settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:cache"] = cache,
@@ -43,6 +48,11 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);
+        }
+
+        if (_replaceServices is not null)
+        {
+            builder.ConfigureTestServices(_replaceServices);
         }
     }
 }

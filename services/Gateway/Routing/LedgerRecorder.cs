@@ -56,7 +56,17 @@ public sealed class LedgerRecorder(LedgerJournal journal, TeamAccess teams, Time
             })],
         };
 
-        if (!await journal.AppendAsync(request))
+        bool appended;
+        try
+        {
+            appended = await journal.AppendAsync(request);
+        }
+        catch (JournalWriteException)
+        {
+            throw JournalUnwritable();
+        }
+
+        if (!appended)
         {
             throw JournalFull();
         }
@@ -73,4 +83,11 @@ public sealed class LedgerRecorder(LedgerJournal journal, TeamAccess teams, Time
         null,
         "ledger_full",
         "The ledger journal is full because PostgreSQL has been unreachable; the router refuses work rather than lose ledger rows. Retry later.");
+
+    public static RoutingException JournalUnwritable() => new(
+        StatusCodes.Status503ServiceUnavailable,
+        "api_error",
+        null,
+        "ledger_unavailable",
+        "The ledger journal cannot write to disk (an I/O error, named on the Gateway's /health); the router refuses work rather than lose ledger rows. Retry later.");
 }

@@ -69,6 +69,84 @@ namespace Router.Ledger.Migrations
                     b.ToTable("artifacts", (string)null);
                 });
 
+            modelBuilder.Entity("Router.Ledger.Recording.DeadLetter", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Error")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("error");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("kind");
+
+                    b.Property<byte[]>("Line")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("line");
+
+                    b.Property<byte[]>("LineSha256")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("line_sha256");
+
+                    b.Property<string>("RequestId")
+                        .HasColumnType("text")
+                        .HasColumnName("request_id");
+
+                    b.Property<string>("Resolution")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("resolution");
+
+                    b.Property<DateTimeOffset?>("ResolvedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("resolved_at");
+
+                    b.Property<DateTimeOffset>("SetAsideAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("set_aside_at");
+
+                    b.Property<string>("Source")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("source");
+
+                    b.Property<string>("SqlState")
+                        .HasMaxLength(5)
+                        .HasColumnType("character varying(5)")
+                        .HasColumnName("sql_state");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("LineSha256")
+                        .IsUnique();
+
+                    b.HasIndex("ResolvedAt");
+
+                    b.ToTable("dead_letters", (string)null);
+                });
+
+            modelBuilder.Entity("Router.Ledger.Recording.LedgerIdentity", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("ledger_identity", (string)null);
+                });
+
             modelBuilder.Entity("Router.Ledger.Requests.DailyRollup", b =>
                 {
                     b.Property<DateOnly>("Day")

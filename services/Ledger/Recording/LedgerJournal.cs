@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Router.Ledger.Requests;
@@ -9,58 +8,103 @@ namespace Router.Ledger.Recording;
 /// <summary>Where the journal lives and how much it may hold before the Gateway stops accepting requests.</summary>
 public sealed class LedgerJournalOptions
 {
-    public required string Directory { get; init; }
+    /// <summary>The folder that holds every instance's journal (<c>Ledger:Directory</c>).</summary>
+    public required string Root { get; init; }
+
+    /// <summary>This process's sub-folder of <see cref="Root"/>: see <see cref="JournalInstance"/>.</summary>
+    public required string Instance { get; init; }
+
+    public string Directory => Path.Combine(Root, Instance);
 
     /// <summary>Unshipped bytes at which appends are refused: the ledger must not be lost, so the router stops instead.</summary>
     public long MaxBufferedBytes { get; init; } = 512L * 1024 * 1024;
 
     public long SegmentBytes { get; init; } = 16L * 1024 * 1024;
+
+    /// <summary>How often the shipper looks for journals of instances that are gone (it also does on start).</summary>
+    public TimeSpan AdoptionInterval { get; init; } = TimeSpan.FromMinutes(1);
 }
 
-/// <summary>A position in the journal: a segment and a byte offset in it.</summary>
-public readonly record struct JournalPosition(long Segment, long Offset);
+/// <summary>Makes written journal bytes durable. A seam so tests can make fsync fail the way a dying disk does.</summary>
+public interface IDurableFlush
+{
+    void FlushToDisk(FileStream file);
+}
 
-/// <summary>Requests read from the journal, and the position just after them.</summary>
-public sealed record JournalBatch(IReadOnlyList<RoutedRequest> Requests, JournalPosition End, long Bytes);
+/// <summary>fsync (FlushFileBuffers on Windows).</summary>
+public sealed class FsyncFlush : IDurableFlush
+{
+    public void FlushToDisk(FileStream file) => file.Flush(flushToDisk: true);
+}
+
+/// <summary>
+/// Appended rows could not be made durable (the write or the fsync failed). It is the I/O error
+/// itself, wrapped with the file it happened on; the rows it names are not in the journal.
+/// </summary>
+public sealed class JournalWriteException : IOException
+{
+    public JournalWriteException(string message, Exception inner)
+        : base(message, inner) => HResult = inner.HResult;
+}
 
 /// <summary>
 /// The ledger's durable outbox: routed requests are appended as JSON lines to segment files and
 /// fsynced in groups, so the request path never waits on PostgreSQL and a database outage loses
-/// nothing. A shipper reads batches from the checkpoint, writes them to PostgreSQL and moves
-/// the checkpoint; segments behind it are deleted. One process owns a directory (a lock file
-/// enforces it).
+/// nothing. A shipper reads batches from the checkpoint up to what is fsynced, writes them to
+/// PostgreSQL and moves the checkpoint; segments behind it are deleted. One process owns the
+/// folder (a lock file enforces it). Lines a previous process left in the folder are handed to a
+/// sibling folder on open, which the shipper adopts once it knows they are for its ledger.
 /// </summary>
-public sealed class LedgerJournal : IAsyncDisposable
+public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
 {
-    private const string SegmentPattern = "*.jsonl";
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
+    private const int MaxGroup = 4096;
     private readonly LedgerJournalOptions _options;
-    private readonly FileStream _lock;
+    private readonly IDurableFlush _flush;
+    private readonly JournalFolder _folder;
     private readonly Channel<(byte[] Line, TaskCompletionSource Written)> _appends =
         Channel.CreateUnbounded<(byte[], TaskCompletionSource)>(new UnboundedChannelOptions { SingleReader = true });
 
     private readonly Task _writer;
     private readonly SemaphoreSlim _available = new(0);
+    private readonly Lock _durableGate = new();
     private FileStream _segment;
-    private long _segmentNumber;
+    private long _segmentNumber = 1;
+    private JournalPosition _durable = new(1, 0);
+    private JournalPosition _checkpoint = new(1, 0);
     private long _appendedBytes;
     private long _shippedBytes;
     private long _pendingRows;
-    private JournalPosition _checkpoint;
+    private long _writeFailures;
+    private volatile JournalWriteException? _writeFailure;
+    private volatile JournalWriteException? _broken;
+    private bool _rotateNext;
 
-    public LedgerJournal(LedgerJournalOptions options)
+    public LedgerJournal(LedgerJournalOptions options, IDurableFlush? flush = null)
     {
         _options = options;
-        System.IO.Directory.CreateDirectory(options.Directory);
-        _lock = new FileStream(Path.Combine(options.Directory, "lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        _checkpoint = ReadCheckpoint();
-        var segments = Segments();
-        _segmentNumber = segments.Count == 0 ? Math.Max(1, _checkpoint.Segment) : segments[^1];
-        _segment = OpenSegmentForAppend(_segmentNumber);
-        (_pendingRows, _appendedBytes) = CountPending(segments);
+        _flush = flush ?? new FsyncFlush();
+        _folder = JournalFolder.Lock(
+            options.Directory,
+            $"give this one another Ledger:Instance (now '{options.Instance}'), or another Ledger:Directory (now '{options.Root}').");
+        var handedOver = Path.Combine(options.Root, $"{options.Instance}~{DateTime.UtcNow.ToString("yyyyMMddTHHmmss", CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..8]}");
+        try
+        {
+            LeftoversHandedOverTo = _folder.HandOverLeftovers(handedOver) ? handedOver : null;
+            _segment = OpenSegment(_segmentNumber);
+        }
+        catch
+        {
+            _folder.Dispose();
+            throw;
+        }
+
         _writer = Task.Run(WriteLoopAsync);
     }
+
+    public string Directory => _folder.Path;
+
+    /// <summary>The folder that received the lines a previous process left unshipped; null when it left none.</summary>
+    public string? LeftoversHandedOverTo { get; }
 
     /// <summary>Rows appended but not yet in PostgreSQL.</summary>
     public long PendingRows => Interlocked.Read(ref _pendingRows);
@@ -71,18 +115,30 @@ public sealed class LedgerJournal : IAsyncDisposable
 
     public long MaxBufferedBytes => _options.MaxBufferedBytes;
 
+    /// <summary>The last write or fsync failure, while no later group has been made durable; null when writes succeed.</summary>
+    public JournalWriteException? WriteFailure => _broken ?? _writeFailure;
+
+    /// <summary>Groups whose write or fsync failed since the journal was opened.</summary>
+    public long WriteFailures => Interlocked.Read(ref _writeFailures);
+
     /// <summary>
     /// Appends a request; the task completes once the line is fsynced. Returns false without
-    /// writing when the journal is full.
+    /// writing when the journal is full; throws <see cref="JournalWriteException"/> when the disk
+    /// refused the write or the fsync.
     /// </summary>
-    public Task<bool> AppendAsync(RoutedRequest request)
+    public async Task<bool> AppendAsync(RoutedRequest request)
     {
         if (IsFull)
         {
-            return Task.FromResult(false);
+            return false;
         }
 
-        var line = JsonSerializer.SerializeToUtf8Bytes(request, Json);
+        if (_broken is { } broken)
+        {
+            throw broken;
+        }
+
+        var line = JsonSerializer.SerializeToUtf8Bytes(request, JournalFolder.Json);
         var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Interlocked.Add(ref _appendedBytes, line.Length + 1);
         Interlocked.Increment(ref _pendingRows);
@@ -91,207 +147,159 @@ public sealed class LedgerJournal : IAsyncDisposable
             throw new ObjectDisposedException(nameof(LedgerJournal));
         }
 
-        return written.Task.ContinueWith(static _ => true, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        await written.Task;
+        return true;
     }
 
-    /// <summary>Waits until something was appended since the last read, or the timeout passes.</summary>
+    /// <summary>Waits until something was made durable since the last read, or the timeout passes.</summary>
     public Task WaitForAppendAsync(TimeSpan timeout, CancellationToken cancellationToken) => _available.WaitAsync(timeout, cancellationToken);
 
-    /// <summary>Reads up to <paramref name="maxRows"/> complete lines from the checkpoint on.</summary>
+    /// <summary>Reads up to <paramref name="maxRows"/> lines from the checkpoint to the last fsync: a line still being written is never read.</summary>
     public JournalBatch ReadBatch(int maxRows)
     {
-        var requests = new List<RoutedRequest>();
-        var position = _checkpoint;
-        long bytes = 0;
-        foreach (var segment in Segments().Where(s => s >= _checkpoint.Segment))
+        JournalPosition durable;
+        lock (_durableGate)
         {
-            var offset = segment == _checkpoint.Segment ? _checkpoint.Offset : 0;
-            using var stream = new FileStream(SegmentPath(segment), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            stream.Position = offset;
-            foreach (var (line, length) in CompleteLines(stream))
-            {
-                requests.Add(JsonSerializer.Deserialize<RoutedRequest>(line, Json)!);
-                offset += length;
-                bytes += length;
-                position = new JournalPosition(segment, offset);
-                if (requests.Count == maxRows)
-                {
-                    return new JournalBatch(requests, position, bytes);
-                }
-            }
-
-            if (segment == _segmentNumber)
-            {
-                break;
-            }
-
-            position = new JournalPosition(segment + 1, 0);
+            durable = _durable;
         }
 
-        return new JournalBatch(requests, position, bytes);
+        return _folder.Read(_checkpoint, durable, maxRows);
     }
 
-    /// <summary>Records that a batch is in PostgreSQL: moves the checkpoint and deletes finished segments.</summary>
     public void Commit(JournalBatch batch)
     {
-        var temporary = Path.Combine(_options.Directory, "checkpoint.tmp");
-        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write))
-        {
-            file.Write(Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{batch.End.Segment} {batch.End.Offset}")));
-            file.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, CheckpointPath, overwrite: true);
+        _folder.Commit(batch.End, _segmentNumber);
         _checkpoint = batch.End;
         Interlocked.Add(ref _shippedBytes, batch.Bytes);
-        Interlocked.Add(ref _pendingRows, -batch.Requests.Count);
-        foreach (var finished in Segments().Where(s => s < _checkpoint.Segment && s != _segmentNumber))
-        {
-            File.Delete(SegmentPath(finished));
-        }
+        Interlocked.Add(ref _pendingRows, -batch.Entries.Count);
     }
+
+    public string SegmentPath(long segment) => _folder.SegmentPath(segment);
+
+    /// <summary>Records which ledger this journal's rows are for, so another Gateway adopts them only into the same one.</summary>
+    public void Bind(JournalBinding binding) => _folder.WriteBinding(binding);
 
     private async Task WriteLoopAsync()
     {
         var reader = _appends.Reader;
-        var group = new List<TaskCompletionSource>();
+        var group = new List<TaskCompletionSource>(MaxGroup);
+        var buffer = new MemoryStream();
         while (await reader.WaitToReadAsync())
         {
-            try
+            long groupBytes = 0;
+            while (group.Count < MaxGroup && reader.TryRead(out var append))
             {
-                while (group.Count < 4096 && reader.TryRead(out var append))
-                {
-                    if (_segment.Length >= _options.SegmentBytes)
-                    {
-                        await RotateAsync();
-                    }
-
-                    await _segment.WriteAsync(append.Line);
-                    _segment.WriteByte((byte)'\n');
-                    group.Add(append.Written);
-                }
-
-                // One fsync for the whole group: appends that arrive together share its cost.
-                await _segment.FlushAsync();
-                _segment.Flush(flushToDisk: true);
-                group.ForEach(w => w.TrySetResult());
-                _available.Release();
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                group.ForEach(w => w.TrySetException(e));
+                buffer.Write(append.Line);
+                buffer.WriteByte((byte)'\n');
+                groupBytes += append.Line.Length + 1;
+                group.Add(append.Written);
             }
 
+            if (_broken is { } broken)
+            {
+                Fail(group, groupBytes, broken);
+            }
+            else
+            {
+                await WriteGroupAsync(buffer, group, groupBytes);
+            }
+
+            buffer.SetLength(0);
             group.Clear();
         }
     }
 
-    private async Task RotateAsync()
+    /// <summary>Writes a group with one write and one fsync: appends that arrive together share its cost.</summary>
+    private async Task WriteGroupAsync(MemoryStream buffer, List<TaskCompletionSource> group, long groupBytes)
     {
-        await _segment.FlushAsync();
-        _segment.Flush(flushToDisk: true);
-        await _segment.DisposeAsync();
+        var path = _folder.SegmentPath(_segmentNumber);
+        try
+        {
+            if (_rotateNext || _segment.Length >= _options.SegmentBytes)
+            {
+                path = Rotate();
+            }
+
+            await _segment.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+            _flush.FlushToDisk(_segment);
+            lock (_durableGate)
+            {
+                _durable = new JournalPosition(_segmentNumber, _segment.Position);
+            }
+
+            _writeFailure = null;
+            group.ForEach(w => w.TrySetResult());
+            _available.Release();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            var failure = new JournalWriteException($"The ledger journal could not make {group.Count} rows durable in {path}: {e.Message}", e);
+            _writeFailure = failure;
+            Interlocked.Increment(ref _writeFailures);
+            Fail(group, groupBytes, failure);
+            CutBackToDurable(failure);
+        }
+    }
+
+    /// <summary>
+    /// Cuts the failed group off the segment, so the rows its callers were told failed are never
+    /// shipped, and moves later appends to a new file: after a failed fsync the kernel may have
+    /// dropped the old file's unwritten pages and a later fsync of it proves nothing. If even the cut
+    /// fails the file can no longer be trusted: every later append fails until a restart hands the
+    /// folder over.
+    /// </summary>
+    private void CutBackToDurable(JournalWriteException failure)
+    {
+        try
+        {
+            long durable;
+            lock (_durableGate)
+            {
+                durable = _durable.Segment == _segmentNumber ? _durable.Offset : 0;
+            }
+
+            _segment.SetLength(durable);
+            _segment.Position = durable;
+            _rotateNext = true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _broken = failure;
+        }
+    }
+
+    private void Fail(List<TaskCompletionSource> group, long groupBytes, JournalWriteException failure)
+    {
+        Interlocked.Add(ref _appendedBytes, -groupBytes);
+        Interlocked.Add(ref _pendingRows, -group.Count);
+        group.ForEach(w => w.TrySetException(failure));
+    }
+
+    /// <summary>Starts the next segment; the current one ends at its last durable group (rotation happens only between groups).</summary>
+    private string Rotate()
+    {
+        var next = OpenSegment(_segmentNumber + 1);
+        _segment.Dispose();
+        _segment = next;
         _segmentNumber++;
-        _segment = OpenSegmentForAppend(_segmentNumber);
-    }
-
-    /// <summary>Opens a segment at its end, cutting a torn last line left by a crash mid-write.</summary>
-    private FileStream OpenSegmentForAppend(long segment)
-    {
-        var stream = new FileStream(SegmentPath(segment), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete);
-        var end = stream.Length;
-        while (end > 0)
+        _rotateNext = false;
+        lock (_durableGate)
         {
-            stream.Position = end - 1;
-            if (stream.ReadByte() == '\n')
-            {
-                break;
-            }
-
-            end--;
+            _durable = new JournalPosition(_segmentNumber, 0);
         }
 
-        stream.SetLength(end);
-        stream.Position = end;
-        return stream;
+        return _folder.SegmentPath(_segmentNumber);
     }
 
-    private (long Rows, long Bytes) CountPending(IReadOnlyList<long> segments)
-    {
-        long rows = 0;
-        long bytes = 0;
-        foreach (var segment in segments.Where(s => s >= _checkpoint.Segment))
-        {
-            using var stream = new FileStream(SegmentPath(segment), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            stream.Position = segment == _checkpoint.Segment ? Math.Min(_checkpoint.Offset, stream.Length) : 0;
-            foreach (var (_, length) in CompleteLines(stream))
-            {
-                rows++;
-                bytes += length;
-            }
-        }
-
-        return (rows, bytes);
-    }
-
-    /// <summary>The newline-terminated lines from the stream's position on; a torn last line (a crash mid-append) is left out.</summary>
-    private static IEnumerable<(byte[] Line, int Length)> CompleteLines(Stream stream)
-    {
-        var buffer = new byte[64 * 1024];
-        var partial = new MemoryStream();
-        int read;
-        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
-        {
-            var start = 0;
-            int newline;
-            while ((newline = Array.IndexOf(buffer, (byte)'\n', start, read - start)) >= 0)
-            {
-                byte[] line;
-                if (partial.Length == 0)
-                {
-                    line = buffer[start..newline];
-                }
-                else
-                {
-                    partial.Write(buffer, start, newline - start);
-                    line = partial.ToArray();
-                    partial.SetLength(0);
-                }
-
-                yield return (line, line.Length + 1);
-                start = newline + 1;
-            }
-
-            partial.Write(buffer, start, read - start);
-        }
-    }
-
-    private JournalPosition ReadCheckpoint()
-    {
-        if (!File.Exists(CheckpointPath))
-        {
-            return new JournalPosition(1, 0);
-        }
-
-        var parts = File.ReadAllText(CheckpointPath).Split(' ');
-        return new JournalPosition(long.Parse(parts[0], CultureInfo.InvariantCulture), long.Parse(parts[1], CultureInfo.InvariantCulture));
-    }
-
-    private List<long> Segments() =>
-        [.. System.IO.Directory.EnumerateFiles(_options.Directory, SegmentPattern)
-            .Select(p => long.Parse(Path.GetFileNameWithoutExtension(p), CultureInfo.InvariantCulture))
-            .Order()];
-
-    private string SegmentPath(long segment) => Path.Combine(_options.Directory, segment.ToString("D12", CultureInfo.InvariantCulture) + ".jsonl");
-
-    private string CheckpointPath => Path.Combine(_options.Directory, "checkpoint");
+    private FileStream OpenSegment(long segment) =>
+        new(_folder.SegmentPath(segment), FileMode.Create, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0);
 
     public async ValueTask DisposeAsync()
     {
         _appends.Writer.TryComplete();
         await _writer;
         await _segment.DisposeAsync();
-        await _lock.DisposeAsync();
+        _folder.Dispose();
         _available.Dispose();
     }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Npgsql;
 using NpgsqlTypes;
 using Router.Ledger.Requests;
@@ -121,6 +122,76 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource)
         return inserted.Count;
     }
 
+    private const string InsertDeadLetters = """
+        INSERT INTO dead_letters (set_aside_at, kind, source, request_id, sql_state, error, line, line_sha256)
+        SELECT * FROM unnest(@set_aside_at, @kind, @source, @request_id, @sql_state, @error, @line, @line_sha256)
+        ON CONFLICT (line_sha256) DO NOTHING
+        """;
+
+    private const string LatestDeadLetters = """
+        SELECT kind, request_id, source, error, count(*) OVER () FROM dead_letters
+        WHERE resolved_at IS NULL ORDER BY id DESC LIMIT @latest
+        """;
+
+    /// <summary>The database this writer reaches, as host:port/database (no credentials).</summary>
+    public string Target { get; } = Describe(dataSource.ConnectionString);
+
+    /// <summary>
+    /// Whether PostgreSQL refused the rows themselves (data exceptions, constraint violations, a
+    /// value over a limit), which no retry can fix, rather than failed to take them at all.
+    /// </summary>
+    public static bool IsRowError(Exception error) => error is PostgresException { SqlState: var state } && IsRowError(state);
+
+    /// <summary>SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation), and 54000 (a value over a program limit).</summary>
+    public static bool IsRowError(string sqlState) =>
+        sqlState.StartsWith("22", StringComparison.Ordinal) || sqlState.StartsWith("23", StringComparison.Ordinal) || sqlState == "54000";
+
+    public static string Describe(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        return string.Create(CultureInfo.InvariantCulture, $"{builder.Host}:{builder.Port}/{builder.Database}");
+    }
+
+    /// <summary>The id of this ledger database (written once by the schema migration).</summary>
+    public async Task<Guid> DatabaseIdAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT id FROM ledger_identity LIMIT 1");
+        return (Guid)(await command.ExecuteScalarAsync(cancellationToken) ?? throw new InvalidOperationException("The ledger database has no ledger_identity row; run the migrations."));
+    }
+
+    /// <summary>Keeps lines that could not become rows; returns how many were new (a line set aside twice is kept once).</summary>
+    public async Task<int> SetAsideAsync(IReadOnlyList<DeadLetter> letters, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(InsertDeadLetters);
+        var p = command.Parameters;
+        p.Add(Array("set_aside_at", NpgsqlDbType.TimestampTz, letters.Select(l => l.SetAsideAt.UtcDateTime)));
+        p.Add(Array("kind", NpgsqlDbType.Text, letters.Select(l => l.Kind)));
+        p.Add(Array("source", NpgsqlDbType.Text, letters.Select(l => l.Source)));
+        p.Add(Array("request_id", NpgsqlDbType.Text, letters.Select(l => l.RequestId)));
+        p.Add(Array("sql_state", NpgsqlDbType.Text, letters.Select(l => l.SqlState)));
+        p.Add(Array("error", NpgsqlDbType.Text, letters.Select(l => l.Error)));
+        p.Add(Array("line", NpgsqlDbType.Bytea, letters.Select(l => l.Line)));
+        p.Add(Array("line_sha256", NpgsqlDbType.Bytea, letters.Select(l => l.LineSha256)));
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>How many set-aside lines nobody has replayed or discarded yet, and the latest of them.</summary>
+    public async Task<DeadLetterSummary> DeadLetterSummaryAsync(int latest, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(LatestDeadLetters);
+        command.Parameters.AddWithValue("latest", latest);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var letters = new List<string>();
+        long count = 0;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            letters.Add(DeadLetter.Describe(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetString(2), reader.GetString(3)));
+            count = reader.GetInt64(4);
+        }
+
+        return new DeadLetterSummary(count, letters);
+    }
+
     /// <summary>Checks that PostgreSQL accepts connections, so health recovers while there is nothing to write.</summary>
     public async Task PingAsync(CancellationToken cancellationToken)
     {
@@ -130,4 +201,10 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource)
 
     private static NpgsqlParameter Array<T>(string name, NpgsqlDbType type, IEnumerable<T> values) =>
         new(name, NpgsqlDbType.Array | type) { Value = values.ToArray() };
+}
+
+/// <summary>Unresolved dead letters: how many, and a description of the latest few.</summary>
+public sealed record DeadLetterSummary(long Count, IReadOnlyList<string> Latest)
+{
+    public static DeadLetterSummary None { get; } = new(0, []);
 }
