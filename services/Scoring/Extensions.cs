@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Router.Contracts;
 using Router.Ledger;
 using StackExchange.Redis;
 
@@ -11,7 +12,7 @@ internal static class Extensions
         var cache = builder.Configuration.RequiredConnectionString("cache");
         var ledger = builder.Configuration.RequiredConnectionString("ledger");
 
-        builder.Services.AddGrpc();
+        builder.Services.AddGrpc(options => options.ApplyMessageLimits());
         builder.Services.AddLedger(ledger);
         builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(cache + ",abortConnect=false,connectTimeout=2000"));
         builder.Services.AddSingleton<ScoreCache>();

@@ -30,7 +30,8 @@ public sealed class ServiceChannels(IConfiguration configuration) : IDisposable
                 KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
                 ConnectTimeout = TimeSpan.FromSeconds(5),
             },
-            MaxReceiveMessageSize = 16 * 1024 * 1024,
+            MaxReceiveMessageSize = MessageLimits.MaxGrpcMessageBytes,
+            MaxSendMessageSize = MessageLimits.MaxGrpcMessageBytes,
         });
     });
 
