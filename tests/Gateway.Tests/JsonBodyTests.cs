@@ -71,7 +71,7 @@ public sealed class JsonBodyTests
     [Fact]
     public void An_empty_body_can_stand_for_a_default()
     {
-        var (value, error) = JsonBody.Parse<ChatCompletionRequest>([], Json, () => new ChatCompletionRequest { Model = "default" });
+        var (value, error) = JsonBody.Parse<ChatCompletionRequest>(Array.Empty<byte>(), Json, () => new ChatCompletionRequest { Model = "default" });
 
         Assert.Null(error);
         Assert.Equal("default", value!.Model);
@@ -80,7 +80,7 @@ public sealed class JsonBodyTests
     [Fact]
     public void A_valid_body_is_read_with_unknown_fields_kept_aside()
     {
-        var (value, error) = JsonBody.Parse<ChatCompletionRequest>("""{"model":"auto","n":1,"best_of":2}"""u8, Json);
+        var (value, error) = JsonBody.Parse<ChatCompletionRequest>("""{"model":"auto","n":1,"best_of":2}"""u8.ToArray(), Json);
 
         Assert.Null(error);
         Assert.Equal(("auto", 1), (value!.Model, value.N));

@@ -38,5 +38,6 @@ public sealed class NameRuleTests
         Assert.Equal("'a\\u0000b'", OpenAiError.Shown("a\u0000b"));
         Assert.Equal($"'{new string('x', 64)}'... (100000 characters)", OpenAiError.Shown(new string('x', 100_000)));
         Assert.Equal("'\\ud800'", OpenAiError.Shown("\ud800"));
+        Assert.Equal("'ok \U0001F600'", OpenAiError.Shown("ok \U0001F600"));
     }
 }

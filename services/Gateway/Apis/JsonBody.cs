@@ -31,14 +31,14 @@ public static class JsonBody
             return (null, ErrorResponses.FromBadHttpRequest(e));
         }
 
-        return Parse(bytes, serializer, empty);
+        return Parse<T>(bytes, serializer, empty);
     }
 
     /// <summary>The parsing half of <see cref="ReadAsync"/>, without I/O.</summary>
-    public static (T? Value, IResult? Error) Parse<T>(ReadOnlySpan<byte> bytes, JsonSerializerOptions serializer, Func<T>? empty = null)
+    public static (T? Value, IResult? Error) Parse<T>(ReadOnlyMemory<byte> bytes, JsonSerializerOptions serializer, Func<T>? empty = null)
         where T : class
     {
-        if (IsBlank(bytes))
+        if (IsBlank(bytes.Span))
         {
             return empty is not null
                 ? (empty(), null)
@@ -48,11 +48,11 @@ public static class JsonBody
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(bytes.ToArray(), DocumentOptions);
+            document = JsonDocument.Parse(bytes, DocumentOptions);
         }
         catch (JsonException e)
         {
-            var param = SyntaxErrorField<T>(bytes, serializer);
+            var param = SyntaxErrorField<T>(bytes.Span, serializer);
             return (null, OpenAiError.BadRequest(
                 $"The request body is not valid JSON ({Reason(e)} at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}{(param is null ? string.Empty : $", in '{param}'")}).",
                 param,
@@ -78,7 +78,7 @@ public static class JsonBody
 
             try
             {
-                return (JsonSerializer.Deserialize<T>(bytes, serializer), null);
+                return (JsonSerializer.Deserialize<T>(bytes.Span, serializer), null);
             }
             catch (JsonException e)
             {

@@ -27,9 +27,15 @@ public sealed record OpenAiError(OpenAiErrorBody Error)
     public static string Shown(string text)
     {
         var shown = new StringBuilder("'");
-        foreach (var c in text.Length > ShownCharacters ? text[..ShownCharacters] : text)
+        var quoted = text.Length > ShownCharacters ? text[..ShownCharacters] : text;
+        for (var i = 0; i < quoted.Length; i++)
         {
-            if (char.IsControl(c) || char.IsSurrogate(c))
+            var c = quoted[i];
+            if (char.IsHighSurrogate(c) && i + 1 < quoted.Length && char.IsLowSurrogate(quoted[i + 1]))
+            {
+                shown.Append(c).Append(quoted[++i]);
+            }
+            else if (char.IsControl(c) || char.IsSurrogate(c))
             {
                 shown.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
             }
