@@ -19,7 +19,6 @@ public static class GrpcClients
         services.TryAddGrpcClientsByName<TClient>();
 #pragma warning disable EXTEXP0001
         return services.AddGrpcClient<TClient>(service, options => options.Address = new Uri($"http://_grpc.{service}"))
-            .ConfigureChannel(channel => channel.MaxReceiveMessageSize = 64 * 1024 * 1024)
 
             // Calls carry their own deadlines (a generation may take minutes) and the callers decide
             // what a failure means (fail over, degrade), so the standard HTTP resilience pipeline that

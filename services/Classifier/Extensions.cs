@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Router.Contracts;
 using Router.Ledger;
 
 namespace Router.ClassifierService;
@@ -7,7 +8,7 @@ internal static class Extensions
 {
     public static void AddClassifierService(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddGrpc();
+        builder.Services.AddGrpc(options => options.ApplyMessageLimits());
         builder.Services.AddOptions<ClassifierOptions>()
             .Bind(builder.Configuration.GetSection(ClassifierOptions.SectionName))
             .PostConfigure<IHostEnvironment>((options, environment) => options.ModelPath = ClassifierOptions.Resolve(options.ModelPath, environment.ContentRootPath))

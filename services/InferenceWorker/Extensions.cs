@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Router.Contracts;
 using Router.Contracts.Backends;
 using Router.InferenceWorker.Backends;
 using Router.InferenceWorker.Simulation;
@@ -9,7 +10,11 @@ internal static class Extensions
 {
     public static void AddInferenceWorker(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddGrpc(options => options.EnableDetailedErrors = false);
+        builder.Services.AddGrpc(options =>
+        {
+            options.EnableDetailedErrors = false;
+            options.ApplyMessageLimits();
+        });
         builder.Services.AddGrpcHealthChecks().AddCheck("backend", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
 
         builder.Services.AddOptions<WorkerOptions>()

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Router.Contracts;
 using Router.Contracts.Backends;
+using Router.InferenceWorker.Backends;
 using Router.InferenceWorker.Simulation;
 
 namespace Router.InferenceWorker;
@@ -77,9 +78,8 @@ public sealed class InferenceService(IInferenceBackend backend) : Inference.Infe
         var estimated = SimulatedModel.EstimateTokens(SimulatedBackend.PromptText(messages, prompt));
         if (estimated + Math.Max(0, maxTokens) > backend.Info.ContextLength)
         {
-            throw new RpcException(new Status(
-                StatusCode.InvalidArgument,
-                $"{backend.Name} backend for {backend.Info.Model}: the prompt (~{estimated} tokens) plus max_tokens ({maxTokens}) exceeds the context length of {backend.Info.ContextLength} tokens."));
+            throw BackendErrors.ContextLengthExceeded(
+                $"{backend.Name} backend for {backend.Info.Model}: the prompt (~{estimated} tokens) plus max_tokens ({maxTokens}) exceeds the context length of {backend.Info.ContextLength} tokens.");
         }
     }
 

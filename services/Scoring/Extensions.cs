@@ -10,7 +10,7 @@ internal static class Extensions
 
     public static void AddScoring(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddGrpc();
+        builder.Services.AddGrpc(options => options.ApplyMessageLimits());
         builder.AddLedgerDbContext();
         builder.AddRedisClient(CacheConnectionName, configureOptions: options =>
         {
@@ -22,7 +22,7 @@ internal static class Extensions
         // configuration names (services:worker-<model>:grpc).
         foreach (var service in builder.Configuration.GetSection("services").GetChildren().Select(s => s.Key).Where(ServiceNames.IsWorker))
         {
-            builder.Services.AddServiceGrpcClient<Inference.InferenceClient>(service);
+            builder.Services.AddServiceGrpcClient<Inference.InferenceClient>(service).ConfigureChannel(c => c.ApplyMessageLimits());
         }
 
         builder.Services.AddSingleton<ScoreCache>();

@@ -187,6 +187,91 @@ public sealed class AccessTests(PostgresFixture postgres, RedisFixture redis) : 
         Assert.Equal((1L, true), (reader.GetInt64(0), reader.GetBoolean(1)));
     }
 
+    [Fact]
+    public async Task Reports_show_a_team_key_only_its_team_and_the_admin_key_every_team()
+    {
+        var reporters = await CreateTeamAsync("reporters", null, null);
+        var (_, key) = await CreateKeyAsync("reporters");
+        var secretive = await CreateTeamAsync("secretive", null, null);
+        await WriteRequestAsync("reporters-1", reporters, 0.25m);
+        await WriteRequestAsync("secretive-1", secretive, 0.75m);
+
+        using var own = await SendAsync(HttpMethod.Get, "/v1/reports/costs?groupBy=team", key);
+        using var ownCsv = await SendAsync(HttpMethod.Get, "/v1/reports/costs?groupBy=team&format=csv", key);
+        using var ownByDay = await SendAsync(HttpMethod.Get, "/v1/reports/costs", key);
+        using var all = await SendAsync(HttpMethod.Get, "/v1/reports/costs?groupBy=team", AdminKey);
+
+        var mine = await JsonAsync(own);
+        Assert.Equal(["reporters"], mine.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("group").GetString()));
+        Assert.Equal(0.25m, mine.GetProperty("totals").GetProperty("spend_usd").GetDecimal());
+        Assert.DoesNotContain("secretive", await ownCsv.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0.25m, (await JsonAsync(ownByDay)).GetProperty("totals").GetProperty("spend_usd").GetDecimal());
+        var every = await JsonAsync(all);
+        Assert.Equal(["reporters", "secretive"], every.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("group").GetString()));
+        Assert.Equal(1.00m, every.GetProperty("totals").GetProperty("spend_usd").GetDecimal());
+    }
+
+    [Fact]
+    public async Task The_admin_key_reads_but_does_not_route_or_label()
+    {
+        using var models = await SendAsync(HttpMethod.Get, "/v1/models", AdminKey);
+        using var chat = await SendAsync(HttpMethod.Post, "/v1/chat/completions", AdminKey, new { model = "auto", messages = new[] { new { role = "user", content = "hi" } } });
+        using var feedback = await SendAsync(HttpMethod.Post, "/v1/feedback", AdminKey, new { request_id = "chatcmpl-1", correct = true });
+
+        Assert.Equal(HttpStatusCode.OK, models.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, chat.StatusCode);
+        Assert.Equal("admin_key_not_allowed", await CodeAsync(chat));
+        Assert.Equal(HttpStatusCode.Forbidden, feedback.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("{\"name\": \"nul\\u0000team\"}", "name")]
+    [InlineData("{\"name\": \"budgeted\", \"monthly_budget_usd\": 1e30}", "monthly_budget_usd")]
+    [InlineData("{\"name\": \"budgeted\", \"monthly_budget_usd\": 1e12}", "monthly_budget_usd")]
+    [InlineData("{\"name\": \"limited\", \"requests_per_minute\": \"many\"}", "requests_per_minute")]
+    [InlineData("{\"name\": 5}", "name")]
+    [InlineData("{\"name\": \"x\", \"colour\": \"red\"}", "colour")]
+    public async Task A_bad_team_is_a_400_naming_the_field_and_creates_nothing(string json, string param)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/admin/teams") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+        using var response = await _client.SendAsync(request);
+        using var teams = await SendAsync(HttpMethod.Get, "/admin/teams", AdminKey);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(param, await ParamAsync(response));
+        Assert.Equal(0, (await JsonAsync(teams)).GetArrayLength());
+    }
+
+    [Fact]
+    public async Task A_key_can_be_made_without_a_body_and_a_bad_team_or_key_id_is_a_4xx()
+    {
+        await CreateTeamAsync("bodiless", null, null);
+
+        using var created = await SendAsync(HttpMethod.Post, "/admin/teams/bodiless/keys", AdminKey);
+        using var controlTeam = await SendAsync(HttpMethod.Post, "/admin/teams/a%01b/keys", AdminKey);
+        using var notAnId = await SendAsync(HttpMethod.Delete, "/admin/keys/not-a-uuid", AdminKey);
+
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal("default", (await JsonAsync(created)).GetProperty("name").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, controlTeam.StatusCode);
+        Assert.Equal("team", await ParamAsync(controlTeam));
+        Assert.Equal(HttpStatusCode.BadRequest, notAnId.StatusCode);
+        Assert.Equal("id", await ParamAsync(notAnId));
+    }
+
+    [Fact]
+    public async Task Feedback_with_a_nul_byte_in_the_id_is_400()
+    {
+        await CreateTeamAsync("nul-labellers", null, null);
+        var (_, key) = await CreateKeyAsync("nul-labellers");
+
+        using var response = await SendAsync(HttpMethod.Post, "/v1/feedback", key, new { request_id = "chatcmpl-\u0000", correct = true });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("request_id", await ParamAsync(response));
+    }
+
     private async Task<Guid> CreateTeamAsync(string name, decimal? budget, int? perMinute)
     {
         using var response = await SendAsync(HttpMethod.Post, "/admin/teams", AdminKey, new { name, monthly_budget_usd = budget, requests_per_minute = perMinute });

@@ -42,6 +42,20 @@ public sealed class ChatRequestValidatorTests
     [InlineData("""{"model":"auto","messages":[{"role":"user","content":"hi"}],"router":{"min_confidence":1.5}}""", "router.min_confidence")]
     [InlineData("""{"model":"auto","messages":[{"role":"user","content":"hi"}],"router":{"mode":"sideways"}}""", "router.mode")]
     [InlineData("""{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"router":{"mode":"cascade"}}""", "router.mode")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"hi"}],"router":{"max_latency_ms":0.001}}""", "router.max_latency_ms")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"hi"}],"router":{"task_family":"a\u0000b"}}""", "router.task_family")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"hi"}],"router":{"options":["A","BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"]}}""", "router.options")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"hi"}],"n":0}""", "n")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"hi"}],"n":129}""", "n")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"hi"}],"top_p":1.5}""", "top_p")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"hi"}],"frequency_penalty":-2.5}""", "frequency_penalty")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"hi"}],"presence_penalty":3}""", "presence_penalty")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"hi"}],"logit_bias":{"x":1}}""", "logit_bias.x")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"hi"}],"logit_bias":{"50256":101}}""", "logit_bias.50256")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"xml"}}""", "response_format")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}""", "stream_options")]
+    [InlineData("""{"model":"cascade/has space","messages":[{"role":"user","content":"hi"}]}""", "model")]
+    [InlineData("""{"model":"auto\u0000","messages":[{"role":"user","content":"hi"}]}""", "model")]
     public void Each_bad_field_is_named(string json, string param)
     {
         var (request, error) = Validate(json);
@@ -69,6 +83,61 @@ public sealed class ChatRequestValidatorTests
         Assert.Equal(ChatRequestValidator.RoutingTopLogprobs, request.TopLogprobs);
         Assert.Equal(["A", "B"], request.Options);
     }
+
+    [Theory]
+    [InlineData("""{"n":2}""", "n")]
+    [InlineData("""{"top_p":0.9}""", "top_p")]
+    [InlineData("""{"frequency_penalty":0.5}""", "frequency_penalty")]
+    [InlineData("""{"logit_bias":{"50256":-100}}""", "logit_bias")]
+    [InlineData("""{"response_format":{"type":"json_object"}}""", "response_format")]
+    [InlineData("""{"tools":[{"type":"function","function":{"name":"f"}}]}""", "tools")]
+    [InlineData("""{"tool_choice":"auto"}""", "tool_choice")]
+    [InlineData("""{"modalities":["text","audio"]}""", "modalities")]
+    [InlineData("""{"store":true}""", "store")]
+    public void An_openai_parameter_the_router_does_not_do_is_refused_by_name(string extra, string param)
+    {
+        var (request, error) = Validate(WithHi(extra));
+
+        Assert.Null(request);
+        Assert.Equal((param, "unsupported_parameter"), (error!.Param, error.Code));
+    }
+
+    [Theory]
+    [InlineData("""{"n":1,"top_p":1,"frequency_penalty":0,"presence_penalty":0,"logit_bias":{}}""")]
+    [InlineData("""{"response_format":{"type":"text"},"tool_choice":"none","parallel_tool_calls":false,"store":false,"service_tier":"auto","modalities":["text"]}""")]
+    [InlineData("""{"stream":true,"stream_options":{"include_usage":true},"user":"user-42","tools":null}""")]
+    public void Openai_defaults_of_unsupported_parameters_are_accepted(string extra)
+    {
+        var (request, error) = Validate(WithHi(extra));
+
+        Assert.Null(error);
+        Assert.NotNull(request);
+    }
+
+    [Theory]
+    [InlineData("""{"best_of":2}""", "best_of")]
+    [InlineData("""{"router":{"budget":1}}""", "router.budget")]
+    [InlineData("""{"stream":true,"stream_options":{"include_obfuscation":true}}""", "stream_options.include_obfuscation")]
+    public void An_unknown_parameter_is_refused_by_name(string extra, string param)
+    {
+        var (_, error) = Validate(WithHi(extra));
+
+        Assert.Equal((param, "unknown_parameter"), (error!.Param, error.Code));
+    }
+
+    [Fact]
+    public void A_long_model_name_is_refused_with_its_length_and_not_echoed_whole()
+    {
+        var (_, error) = Validate($$"""{"model":"cascade/{{new string('p', 100_000)}}","messages":[{"role":"user","content":"hi"}]}""");
+
+        Assert.Equal("model", error!.Param);
+        Assert.Contains("got 100008", error.Message, StringComparison.Ordinal);
+        Assert.True(error.Message.Length < 200);
+    }
+
+    /// <summary>A valid request with the fields of <paramref name="extra"/> added.</summary>
+    private static string WithHi(string extra) =>
+        """{"model":"auto","messages":[{"role":"user","content":"hi"}],""" + extra[1..];
 
     private static (ValidatedChatRequest?, RequestError?) Validate(string json) =>
         ChatRequestValidator.Validate(JsonSerializer.Deserialize<ChatCompletionRequest>(json, Json)!, Portfolio);

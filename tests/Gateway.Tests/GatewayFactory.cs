@@ -10,20 +10,24 @@ namespace Router.Gateway.Tests;
 public sealed class GatewayFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
-    private readonly Action<IServiceCollection>? _replaceServices;
+    private readonly string _environment;
+    private readonly Action<IServiceCollection>? _services;
 
     /// <summary>A journal of this host's own: one process owns a journal directory.</summary>
     public string JournalDirectory { get; } = Path.Combine(TestState.Directory, "journals", Guid.NewGuid().ToString("N"));
 
-    /// <param name="replaceServices">replaces services after the Gateway registered its own (a fake disk, say)</param>
-    public GatewayFactory(string cache, string ledger, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? replaceServices = null)
+    /// <param name="environment">Development (the factory's default) or Production: error bodies must be the same in both.</param>
+    /// <param name="services">Replaces services of the host, for a test that needs one to fail.</param>
+    public GatewayFactory(string cache, string ledger, IDictionary<string, string?>? settings = null, string environment = "Development", Action<IServiceCollection>? services = null)
     {
-        _replaceServices = replaceServices;
+        _environment = environment;
+        _services = services;
         _settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:cache"] = cache,
             ["ConnectionStrings:ledger"] = ledger,
             ["Ledger:Directory"] = JournalDirectory,
+            [WebHostDefaults.ServerUrlsKey] = LoopbackKestrel.AnyFreePort,
         };
 
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
@@ -40,19 +44,20 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
                 _settings.TryAdd(key, value);
             }
         }
-        UseKestrel(0);
+        UseKestrel();
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
+        builder.UseEnvironment(_environment);
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);
         }
 
-        if (_replaceServices is not null)
+        if (_services is not null)
         {
-            builder.ConfigureTestServices(_replaceServices);
+            builder.ConfigureTestServices(_services);
         }
     }
 }

@@ -1,14 +1,15 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text;
-using Npgsql;
+using Microsoft.Extensions.DependencyInjection;
+using Router.Gateway.Access;
+using Router.Ledger;
 using Router.LocalServers;
 using Router.Testing;
 using Xunit;
 
 namespace Router.Gateway.Tests;
 
-/// <summary>PostgreSQL stopped under a serving Gateway: every request sent meanwhile reaches the ledger once it is back.</summary>
+/// <summary>PostgreSQL stopped under a serving Gateway, in Open and in Keys mode: every request sent meanwhile is answered and reaches the ledger once it is back.</summary>
 public sealed class LedgerOutageTests
 {
     [Fact]
@@ -18,18 +19,12 @@ public sealed class LedgerOutageTests
         await using var redis = await LocalRedisServer.StartAsync(_ => { });
         await postgres.CreateDatabaseAsync("ledger");
         var ledger = postgres.ConnectionString("ledger");
-        await using var gateway = new GatewayFactory(redis.ConnectionString, ledger, new Dictionary<string, string?>
-        {
-            // No worker answers: each request is routed, fails over every stage and is recorded as failed.
-            ["services:policy:grpc:0"] = "http://127.0.0.1:9",
-            ["services:scoring:grpc:0"] = "http://127.0.0.1:9",
-            ["services:worker-llama3-1-8b:grpc:0"] = "http://127.0.0.1:9",
-            ["services:worker-llama3-1-70b:grpc:0"] = "http://127.0.0.1:9",
-            ["services:worker-gpt-4o:grpc:0"] = "http://127.0.0.1:9",
-        });
+
+        // No worker answers: each request is routed, fails over every stage and is recorded as failed.
+        await using var gateway = new GatewayFactory(redis.ConnectionString, ledger, GatewaySettings.NothingListening());
         gateway.StartServer();
         using var client = gateway.CreateClient();
-        await WaitForRowsAsync(ledger, 0);
+        await LedgerRows.WaitForAsync(ledger, 0);
 
         await postgres.StopAsync();
         var statuses = new List<HttpStatusCode>();
@@ -47,36 +42,66 @@ public sealed class LedgerOutageTests
         Assert.All(statuses, s => Assert.Equal(HttpStatusCode.BadGateway, s));
         await postgres.StartAsync();
 
-        var (rows, distinct) = await WaitForRowsAsync(ledger, 1000);
+        var (rows, distinct) = await LedgerRows.WaitForAsync(ledger, 1000);
         Assert.Equal((1000L, 1000L), (rows, distinct));
     }
 
-    private static async Task<(long Rows, long Distinct)> WaitForRowsAsync(string ledger, long expected)
+    [Fact]
+    public async Task In_keys_mode_requests_are_answered_from_the_last_known_keys_and_spend_and_all_land_once()
     {
-        var clock = Stopwatch.StartNew();
-        while (true)
+        const string adminKey = "admin-key-for-the-outage-test-0123456789";
+        await using var postgres = await LocalPostgresServer.StartAsync(TestState.Directory, _ => { }, durable: false);
+        await using var redis = await LocalRedisServer.StartAsync(_ => { });
+        await postgres.CreateDatabaseAsync("ledger");
+        var ledger = postgres.ConnectionString("ledger");
+        await using (var services = new ServiceCollection().AddLedger(ledger).BuildServiceProvider())
         {
-            try
-            {
-                await using var connection = new NpgsqlConnection(ledger);
-                await connection.OpenAsync();
-                await using var count = new NpgsqlCommand("SELECT count(*), count(DISTINCT id) FROM requests", connection);
-                await using var reader = await count.ExecuteReaderAsync();
-                await reader.ReadAsync();
-                var result = (reader.GetInt64(0), reader.GetInt64(1));
-                if (result.Item1 >= expected)
-                {
-                    return result;
-                }
-            }
-            catch (NpgsqlException)
-            {
-                // Not migrated yet, or a pooled connection from before the restart: ask again.
-                NpgsqlConnection.ClearAllPools();
-            }
-
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(90), $"the ledger did not reach {expected} rows");
-            await Task.Delay(200);
+            await services.MigrateLedgerAsync();
         }
+
+        await using var worker = new SimulatedWorker("llama3.1-8b");
+
+        // CacheFor 0: every request finds its key and spend stale and asks for a refresh, which fails all through the outage.
+        await using var gateway = new GatewayFactory(redis.ConnectionString, ledger, GatewaySettings.NothingListening(
+            worker.Route,
+            new("Access:Mode", "Keys"),
+            new("Access:AdminKey", adminKey),
+            new("Access:CacheFor", "00:00:00")));
+        gateway.StartServer();
+        using var client = gateway.CreateClient();
+
+        // A budget makes every routed request check the team's spend as well as its key.
+        var key = await TeamKeys.CreateAsync(client, adminKey, "outage-team", monthlyBudgetUsd: 100);
+        var body = "{\"model\": \"llama3.1-8b\", \"messages\": [{\"role\": \"user\", \"content\": \"What is 2+2?\"}]}";
+        using (var first = await TeamKeys.SendAsync(client, key, HttpMethod.Post, "/v1/chat/completions", body))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        await LedgerRows.WaitForAsync(ledger, 1);
+        await postgres.StopAsync();
+
+        var statuses = new List<HttpStatusCode>();
+        for (var batch = 0; batch < 10; batch++)
+        {
+            var responses = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => TeamKeys.SendAsync(client, key, HttpMethod.Post, "/v1/chat/completions", body)));
+            statuses.AddRange(responses.Select(r => r.StatusCode));
+            foreach (var response in responses)
+            {
+                response.Dispose();
+            }
+        }
+
+        // A key never seen cannot be checked without PostgreSQL: refused, not let in.
+        using (var stranger = await TeamKeys.SendAsync(client, ApiKeys.NewKey(), HttpMethod.Post, "/v1/chat/completions", body))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, stranger.StatusCode);
+        }
+
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
+        await postgres.StartAsync();
+
+        var (rows, distinct) = await LedgerRows.WaitForAsync(ledger, 501);
+        Assert.Equal((501L, 501L), (rows, distinct));
     }
 }

@@ -36,6 +36,25 @@ public sealed class ModelsApiTests(PostgresFixture postgres, RedisFixture redis)
     }
 
     [Fact]
+    public async Task One_model_is_served_by_id_and_an_unknown_id_is_404_in_openai_shape()
+    {
+        await using var gateway = new GatewayFactory(redis.Server.ConnectionString, postgres.Server.ConnectionString("postgres"));
+        gateway.StartServer();
+        using var client = gateway.CreateClient();
+
+        using var model = await client.GetAsync("/v1/models/gpt-4o");
+        using var unknown = await client.GetAsync("/v1/models/gpt-5-" + new string('x', 1000));
+
+        Assert.Equal(HttpStatusCode.OK, model.StatusCode);
+        using var body = JsonDocument.Parse(await model.Content.ReadAsStringAsync());
+        Assert.Equal(("gpt-4o", "model", 128000), (body.RootElement.GetProperty("id").GetString(), body.RootElement.GetProperty("object").GetString(), body.RootElement.GetProperty("context_length").GetInt32()));
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        using var error = JsonDocument.Parse(await unknown.Content.ReadAsStringAsync());
+        Assert.Equal("model_not_found", error.RootElement.GetProperty("error").GetProperty("code").GetString());
+        Assert.True(error.RootElement.GetProperty("error").GetProperty("message").GetString()!.Length < 300, "the unknown id was echoed whole");
+    }
+
+    [Fact]
     public async Task An_invalid_portfolio_fails_start_up_naming_each_bad_key()
     {
         await using var gateway = new GatewayFactory(redis.Server.ConnectionString, postgres.Server.ConnectionString("postgres"), new Dictionary<string, string?>

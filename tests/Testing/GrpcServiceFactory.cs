@@ -19,8 +19,12 @@ public class GrpcServiceFactory<TEntryPoint> : WebApplicationFactory<TEntryPoint
 
     public GrpcServiceFactory(IDictionary<string, string?> settings)
     {
-        _settings = new Dictionary<string, string?>(settings) { ["Kestrel:EndpointDefaults:Protocols"] = "Http2" };
-        UseKestrel(0);
+        _settings = new Dictionary<string, string?>(settings)
+        {
+            ["Kestrel:EndpointDefaults:Protocols"] = "Http2",
+            [WebHostDefaults.ServerUrlsKey] = LoopbackKestrel.AnyFreePort,
+        };
+        UseKestrel();
     }
 
     public Uri Address

@@ -8,7 +8,8 @@ namespace Router.Gateway.Access;
 /// <summary>
 /// Guards the /v1 API: resolves the bearer key to its team (401 when missing, unknown or
 /// revoked), enforces the per-key rate limit (429 with Retry-After) and, on the calls that spend
-/// money, the team's monthly budget (402). Key material never reaches logs or the ledger.
+/// money, the team's monthly budget (402). The admin key may read (reports over every team, the
+/// models) and nothing else (403). Key material never reaches logs or the ledger.
 /// </summary>
 public sealed class AccessMiddleware(RequestDelegate next, IOptionsMonitor<AccessOptions> options, TeamAccess teams, RateLimiter limiter)
 {
@@ -32,10 +33,28 @@ public sealed class AccessMiddleware(RequestDelegate next, IOptionsMonitor<Acces
             return;
         }
 
+        var presented = header["Bearer ".Length..].Trim();
+        if (options.CurrentValue.AdminKey is { Length: > 0 } adminKey && ApiKeys.SecretEquals(adminKey, presented))
+        {
+            if (AdminMayCall(context.Request))
+            {
+                await next(context);
+                return;
+            }
+
+            await OpenAiError.Result(
+                StatusCodes.Status403Forbidden,
+                "The admin key manages teams and reads every team's reports and models; calls that route or label requests need a team's key, so that they are counted against a team.",
+                "invalid_request_error",
+                null,
+                "admin_key_not_allowed").ExecuteAsync(context);
+            return;
+        }
+
         Caller? caller;
         try
         {
-            caller = await teams.FindAsync(header["Bearer ".Length..].Trim(), context.RequestAborted);
+            caller = await teams.FindAsync(presented, context.RequestAborted);
         }
         catch (NpgsqlException)
         {
@@ -70,6 +89,10 @@ public sealed class AccessMiddleware(RequestDelegate next, IOptionsMonitor<Acces
         context.Items[CallerItem] = caller;
         await next(context);
     }
+
+    /// <summary>The admin key reads: every team's reports and the model list.</summary>
+    private static bool AdminMayCall(HttpRequest request) =>
+        HttpMethods.IsGet(request.Method) && (request.Path.StartsWithSegments("/v1/reports") || request.Path.StartsWithSegments("/v1/models"));
 
     private static bool Spends(HttpRequest request) =>
         HttpMethods.IsPost(request.Method) && (request.Path.StartsWithSegments("/v1/chat/completions") || request.Path.StartsWithSegments("/v1/route"));

@@ -42,7 +42,7 @@ public static class ChatCompletionsApi
             }
             catch (RoutingException e)
             {
-                await e.ToResult().ExecuteAsync(context);
+                await Failure(context, e, id).ExecuteAsync(context);
             }
 
             return;
@@ -61,11 +61,11 @@ public static class ChatCompletionsApi
         }
         catch (RoutingException e) when (!events.Started)
         {
-            await e.ToResult().ExecuteAsync(context);
+            await Failure(context, e, id).ExecuteAsync(context);
         }
         catch (RoutingException e)
         {
-            await events.WriteAsync(new OpenAiError(new OpenAiErrorBody(e.Message, e.Type, e.Param, e.Code)), context.RequestAborted);
+            await events.WriteAsync(new OpenAiError(new OpenAiErrorBody(MessageOf(e, id), e.Type, e.Param, e.Code)), context.RequestAborted);
             await events.CompleteAsync(context.RequestAborted);
         }
     }
@@ -86,17 +86,28 @@ public static class ChatCompletionsApi
             return;
         }
 
+        var id = "route-" + Guid.NewGuid().ToString("N");
         try
         {
-            var outcome = await RouteAndRecordAsync(router, recorder, context, request, "route-" + Guid.NewGuid().ToString("N"), null);
+            var outcome = await RouteAndRecordAsync(router, recorder, context, request, id, null);
             WriteHeaders(context.Response, outcome.Trace);
             await Results.Json(outcome.Trace, serializer).ExecuteAsync(context);
         }
         catch (RoutingException e)
         {
-            await e.ToResult().ExecuteAsync(context);
+            await Failure(context, e, id).ExecuteAsync(context);
         }
     }
+
+    /// <summary>A request the router took on and could not serve: the request id is in the header and, for the router's own failures, in the message, so the ledger row can be found.</summary>
+    private static IResult Failure(HttpContext context, RoutingException e, string id)
+    {
+        context.Response.Headers["x-router-request-id"] = id;
+        return OpenAiError.Result(e.Status, MessageOf(e, id), e.Type, e.Param, e.Code);
+    }
+
+    private static string MessageOf(RoutingException e, string id) =>
+        e.Status >= StatusCodes.Status500InternalServerError ? $"{e.Message} Request id: {id}." : e.Message;
 
     /// <summary>Routes the request and makes its ledger row durable before the answer is completed, failures included.</summary>
     private static async Task<RoutingOutcome> RouteAndRecordAsync(CascadeRouter router, LedgerRecorder recorder, HttpContext context, ValidatedChatRequest request, string id, IAnswerSink? sink)
@@ -126,23 +137,10 @@ public static class ChatCompletionsApi
 
     private static async Task<(ValidatedChatRequest? Request, IResult? Error)> ReadAsync(HttpContext context, PortfolioOptions portfolio, JsonSerializerOptions serializer)
     {
-        ChatCompletionRequest? body;
-        try
-        {
-            body = await JsonSerializer.DeserializeAsync<ChatCompletionRequest>(context.Request.Body, serializer, context.RequestAborted);
-        }
-        catch (JsonException e)
-        {
-            var param = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? null : e.Path.TrimStart('$', '.');
-            return (null, OpenAiError.BadRequest(
-                $"The request body is not valid JSON for a chat completion{(param is null ? string.Empty : $" at '{param}'")}: {e.Message}",
-                param,
-                "invalid_json"));
-        }
-
+        var (body, invalid) = await JsonBody.ReadAsync<ChatCompletionRequest>(context, serializer);
         if (body is null)
         {
-            return (null, OpenAiError.BadRequest("The request body must be a JSON object.", null, "invalid_json"));
+            return (null, invalid);
         }
 
         var (request, error) = ChatRequestValidator.Validate(body, portfolio.Models.Select(m => m.Name).ToHashSet(StringComparer.Ordinal));

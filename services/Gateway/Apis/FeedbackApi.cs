@@ -1,3 +1,7 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Router.Gateway.Access;
 using Router.Gateway.Routing;
@@ -23,15 +27,35 @@ public static class FeedbackApi
         return app;
     }
 
-    public sealed record FeedbackRequest(string? RequestId, bool? Correct, double? Score);
+    public sealed record FeedbackRequest(string? RequestId, bool? Correct, double? Score)
+    {
+        [JsonExtensionData]
+        public Dictionary<string, JsonElement>? OtherFields { get; init; }
+    }
 
     public sealed record FeedbackRecorded(string RequestId, bool? Correct, double? Score, bool Changed);
 
-    internal static async Task<IResult> RecordAsync(FeedbackRequest? feedback, HttpContext context, NpgsqlDataSource ledger, CancellationToken cancellationToken)
+    internal static async Task<IResult> RecordAsync(HttpContext context, NpgsqlDataSource ledger, IOptions<JsonOptions> json, CancellationToken cancellationToken)
     {
-        if (feedback is null || string.IsNullOrWhiteSpace(feedback.RequestId))
+        var (feedback, invalid) = await JsonBody.ReadAsync<FeedbackRequest>(context, json.Value.SerializerOptions);
+        if (feedback is null)
+        {
+            return invalid!;
+        }
+
+        if (JsonBody.UnknownField(feedback.OtherFields, "request_id, correct and score") is { } unknown)
+        {
+            return unknown;
+        }
+
+        if (string.IsNullOrWhiteSpace(feedback.RequestId))
         {
             return OpenAiError.BadRequest("request_id is required: the id of a chat completion (chatcmpl-...) or route.", "request_id");
+        }
+
+        if (NameRule.RequestId.Problem(feedback.RequestId) is { } problem)
+        {
+            return OpenAiError.BadRequest($"request_id is not an id this router hands out (chatcmpl-... or route-...): it {problem}", "request_id");
         }
 
         if (feedback.Correct is null == feedback.Score is null)
@@ -55,7 +79,7 @@ public static class FeedbackApi
             if (owner is null || (caller is not null && owner is Guid team && team != caller.TeamId) || (caller is not null && owner is DBNull))
             {
                 return OpenAiError.NotFound(
-                    $"request_id '{feedback.RequestId}' is not in the ledger (rows land within seconds of the answer; retry shortly if it was just answered).",
+                    $"request_id {OpenAiError.Shown(feedback.RequestId)} is not in the ledger (rows land within seconds of the answer; retry shortly if it was just answered).",
                     "request_id",
                     "request_not_found");
             }
@@ -70,7 +94,7 @@ public static class FeedbackApi
         }
         catch (NpgsqlException)
         {
-            return OpenAiError.Result(StatusCodes.Status503ServiceUnavailable, "Feedback cannot be stored: the ledger database is unreachable. Retry shortly.", "api_error", null, "ledger_unavailable");
+            return ErrorResponses.LedgerUnavailable("Feedback cannot be stored");
         }
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Router.Gateway.Access;
 using Router.Gateway.Routing;
 using Router.Ledger.Reports;
 
@@ -24,19 +25,28 @@ public static class ReportsApi
         return app;
     }
 
+    /// <summary>Report ranges lie within these dates: the ledger holds nothing outside them, and date arithmetic stays far from DateTimeOffset's limits.</summary>
+    public static readonly DateTimeOffset Earliest = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public static readonly DateTimeOffset Latest = new(2100, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    /// <summary>
+    /// A team's key sees its own team's requests only; the admin key (and a Gateway in Open mode,
+    /// a developer's machine) sees every team.
+    /// </summary>
     internal static async Task<IResult> CostsAsync(HttpContext context, NpgsqlDataSource ledger, TimeProvider time, IOptions<JsonOptions> json, string? from, string? to, string? groupBy, string? format, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var end = now.AddTicks(1);
         if (to is not null && !TryParse(to, out end))
         {
-            return OpenAiError.BadRequest($"to must be an ISO 8601 date or time (e.g. 2026-11-30 or 2026-11-30T12:00:00Z); got '{to}'.", "to");
+            return OpenAiError.BadRequest($"to must be an ISO 8601 date or time between {Earliest:yyyy-MM-dd} and {Latest:yyyy-MM-dd} (e.g. 2026-11-30 or 2026-11-30T12:00:00Z); got {OpenAiError.Shown(to)}.", "to");
         }
 
         var start = end.AddDays(-30);
         if (from is not null && !TryParse(from, out start))
         {
-            return OpenAiError.BadRequest($"from must be an ISO 8601 date or time (e.g. 2026-11-01); got '{from}'.", "from");
+            return OpenAiError.BadRequest($"from must be an ISO 8601 date or time between {Earliest:yyyy-MM-dd} and {Latest:yyyy-MM-dd} (e.g. 2026-11-01); got {OpenAiError.Shown(from)}.", "from");
         }
 
         if (start >= end)
@@ -49,25 +59,25 @@ public static class ReportsApi
             return OpenAiError.BadRequest("The range from..to may span at most 366 days.", "to");
         }
 
-        var grouping = ReportGrouping.Day;
-        if (groupBy is not null && !Enum.TryParse(groupBy, ignoreCase: true, out grouping) || !Enum.IsDefined(grouping))
+        ReportGrouping? named = groupBy is null ? ReportGrouping.Day : Enum.GetValues<ReportGrouping>().Cast<ReportGrouping?>().FirstOrDefault(g => string.Equals(g.ToString(), groupBy, StringComparison.OrdinalIgnoreCase));
+        if (named is not { } grouping)
         {
-            return OpenAiError.BadRequest($"groupBy must be one of day, team, model, policy; got '{groupBy}'.", "groupBy");
+            return OpenAiError.BadRequest($"groupBy must be one of day, team, model, policy; got {OpenAiError.Shown(groupBy!)}.", "groupBy");
         }
 
         if (format is not (null or "json" or "csv"))
         {
-            return OpenAiError.BadRequest($"format must be json or csv; got '{format}'.", "format");
+            return OpenAiError.BadRequest($"format must be json or csv; got {OpenAiError.Shown(format)}.", "format");
         }
 
         CostReport report;
         try
         {
-            report = await new CostReportQuery(ledger).RunAsync(start, end, grouping, cancellationToken);
+            report = await new CostReportQuery(ledger).RunAsync(start, end, grouping, AccessMiddleware.CallerOf(context)?.TeamId, cancellationToken);
         }
         catch (NpgsqlException)
         {
-            return OpenAiError.Result(StatusCodes.Status503ServiceUnavailable, "Reports need the ledger database, which is unreachable. Retry shortly.", "api_error", null, "ledger_unavailable");
+            return ErrorResponses.LedgerUnavailable("Reports cannot be read");
         }
 
         var csv = format == "csv" || (format is null && context.Request.Headers.Accept.ToString().Contains("text/csv", StringComparison.OrdinalIgnoreCase));
@@ -77,5 +87,6 @@ public static class ReportsApi
     }
 
     private static bool TryParse(string text, out DateTimeOffset value) =>
-        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out value);
+        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out value)
+        && value >= Earliest && value <= Latest;
 }

@@ -111,7 +111,7 @@ public sealed partial class CascadeRouter(
             if (response is null)
             {
                 attempt.Decision = isLast ? "stop" : "escalate";
-                attempt.Reason = "stage_failed";
+                attempt.Reason ??= "stage_failed";
                 attempt.ReasonText = attempt.Error;
                 continue;
             }
@@ -153,15 +153,7 @@ public sealed partial class CascadeRouter(
         trace.LatencyMs = Elapsed(started);
         if (final is null)
         {
-            final = FallBackToBestDiscarded(trace, responses) ?? throw new RoutingException(
-                StatusCodes.Status502BadGateway,
-                "api_error",
-                null,
-                "all_stages_failed",
-                $"No model could answer: {string.Join("; ", trace.Attempts.Select(a => $"{a.Model}: {a.Error ?? a.Reason}"))}.")
-            {
-                Trace = trace,
-            };
+            final = FallBackToBestDiscarded(trace, responses) ?? throw NoAnswer(trace);
         }
 
         var outcome = await CompleteAsync(trace, final, models, sink, streamed, cancellationToken);
@@ -363,6 +355,7 @@ public sealed partial class CascadeRouter(
         {
             attempt.LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             attempt.Error = $"{model.WorkerService} {e.StatusCode}: {e.Status.Detail}";
+            attempt.Reason = ErrorTrailers.ReasonOf(e);
 
             // A deadline the caller's own latency budget shortened says nothing about the worker.
             if (WorkerCircuits.IsWorkerFault(e.StatusCode) && (e.StatusCode != StatusCode.DeadlineExceeded || timeout >= stageTimeout))
@@ -507,6 +500,18 @@ public sealed partial class CascadeRouter(
             (attempt.Decision, attempt.Reason) = ("escalate", "policy_unavailable");
             attempt.ReasonText = $"policy service unavailable ({e.StatusCode}); escalating keeps the top model's accuracy";
         }
+    }
+
+    /// <summary>
+    /// Why no stage answered: the caller's prompt when it fits no model's context window (400, a
+    /// client mistake), else every stage's failure (502).
+    /// </summary>
+    private static RoutingException NoAnswer(RoutingTrace trace)
+    {
+        var failures = string.Join("; ", trace.Attempts.Select(a => $"{a.Model}: {a.Error ?? a.Reason}"));
+        return trace.Attempts.All(a => a.Reason == ErrorTrailers.ContextLengthExceeded)
+            ? new RoutingException(StatusCodes.Status400BadRequest, "invalid_request_error", "messages", ErrorTrailers.ContextLengthExceeded, $"The prompt plus max_tokens does not fit the context window of any model of the chain: {failures}.") { Trace = trace }
+            : new RoutingException(StatusCodes.Status502BadGateway, "api_error", null, "all_stages_failed", $"No model could answer: {failures}.") { Trace = trace };
     }
 
     /// <summary>

@@ -30,7 +30,38 @@ public sealed class ChatCompletionRequest
 
     public string? User { get; set; }
 
+    /// <summary>OpenAI allows 1-128 choices; the router returns one answer per request, so only 1 is accepted.</summary>
+    public int? N { get; set; }
+
+    /// <summary>Nucleus sampling is not passed to workers: only OpenAI's default (1) is accepted.</summary>
+    public double? TopP { get; set; }
+
+    public double? FrequencyPenalty { get; set; }
+
+    public double? PresencePenalty { get; set; }
+
+    /// <summary>Token id to bias (-100..100), as in OpenAI's API; workers do not take biases, so only an empty map is accepted.</summary>
+    public Dictionary<string, double>? LogitBias { get; set; }
+
+    /// <summary>{"type": "text"} is what the router produces; JSON modes are not supported.</summary>
+    public JsonElement? ResponseFormat { get; set; }
+
+    public StreamOptions? StreamOptions { get; set; }
+
     public RouterOverrides? Router { get; set; }
+
+    /// <summary>Every other field the caller sent: an OpenAI parameter the router does not support, or one OpenAI does not have.</summary>
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? OtherFields { get; set; }
+}
+
+public sealed class StreamOptions
+{
+    /// <summary>Accepted either way: the final chunk always carries usage (clients that did not ask for it ignore the field).</summary>
+    public bool? IncludeUsage { get; set; }
+
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? OtherFields { get; set; }
 }
 
 public sealed class ChatMessageDto
@@ -58,6 +89,9 @@ public sealed class RouterOverrides
 
     /// <summary>Options of a multiple-choice question ("A".."D"), enabling the answer-option signal.</summary>
     public List<string>? Options { get; set; }
+
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? OtherFields { get; set; }
 }
 
 public sealed record ChatCompletionResponse(

@@ -17,15 +17,18 @@ public sealed class DownstreamClients(
 
     public Router.Contracts.Classifier.ClassifierClient Classifier => classifier.For(ServiceNames.Classifier);
 
-    /// <summary>Registers a client per downstream service: Scoring, Policy, Classifier and the worker of every model of the portfolio.</summary>
+    /// <summary>
+    /// Registers a client per downstream service: Scoring, Policy, Classifier and the worker of every
+    /// model of the portfolio, each carrying messages as large as the Gateway accepts requests.
+    /// </summary>
     public static void Register(IServiceCollection services, IEnumerable<string> workerServices)
     {
-        services.AddServiceGrpcClient<Router.Contracts.Scoring.ScoringClient>(ServiceNames.Scoring);
-        services.AddServiceGrpcClient<Router.Contracts.Policy.PolicyClient>(ServiceNames.Policy);
-        services.AddServiceGrpcClient<Router.Contracts.Classifier.ClassifierClient>(ServiceNames.Classifier);
+        services.AddServiceGrpcClient<Router.Contracts.Scoring.ScoringClient>(ServiceNames.Scoring).ConfigureChannel(c => c.ApplyMessageLimits());
+        services.AddServiceGrpcClient<Router.Contracts.Policy.PolicyClient>(ServiceNames.Policy).ConfigureChannel(c => c.ApplyMessageLimits());
+        services.AddServiceGrpcClient<Router.Contracts.Classifier.ClassifierClient>(ServiceNames.Classifier).ConfigureChannel(c => c.ApplyMessageLimits());
         foreach (var worker in workerServices.Distinct(StringComparer.Ordinal))
         {
-            services.AddServiceGrpcClient<Inference.InferenceClient>(worker);
+            services.AddServiceGrpcClient<Inference.InferenceClient>(worker).ConfigureChannel(c => c.ApplyMessageLimits());
         }
 
         services.AddSingleton<DownstreamClients>();

@@ -13,6 +13,4 @@ public sealed class RoutingException(int status, string type, string? param, str
 
     /// <summary>What the router did before it gave up, so the failed request is still recorded.</summary>
     public RoutingTrace? Trace { get; init; }
-
-    public IResult ToResult() => OpenAiError.Result(Status, Message, Type, Param, Code);
 }

@@ -44,7 +44,7 @@ public sealed class CostReportQuery(NpgsqlDataSource ledger)
                        ELSE to_char(r.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')
                    END AS grp
             FROM requests r LEFT JOIN teams t ON t.id = r.team_id
-            WHERE r.received_at >= @from AND r.received_at < @to)
+            WHERE r.received_at >= @from AND r.received_at < @to AND (@team IS NULL OR r.team_id = @team))
         SELECT s.grp,
                count(*),
                COALESCE(sum(s.cost_usd), 0),
@@ -59,20 +59,22 @@ public sealed class CostReportQuery(NpgsqlDataSource ledger)
         ORDER BY s.grp
         """;
 
-    public async Task<CostReport> RunAsync(DateTimeOffset from, DateTimeOffset to, ReportGrouping grouping, CancellationToken cancellationToken)
+    /// <summary>The report over every team, or over <paramref name="team"/>'s requests only.</summary>
+    public async Task<CostReport> RunAsync(DateTimeOffset from, DateTimeOffset to, ReportGrouping grouping, Guid? team, CancellationToken cancellationToken)
     {
-        var rows = await QueryAsync(from, to, grouping.ToString().ToLowerInvariant(), cancellationToken);
-        var totals = (await QueryAsync(from, to, "all", cancellationToken)).SingleOrDefault()
+        var rows = await QueryAsync(from, to, grouping.ToString().ToLowerInvariant(), team, cancellationToken);
+        var totals = (await QueryAsync(from, to, "all", team, cancellationToken)).SingleOrDefault()
             ?? new CostReportRow("total", 0, 0, 0, 0, [], 0, null, 0, 0);
         return new CostReport(from, to, grouping, rows, totals);
     }
 
-    private async Task<List<CostReportRow>> QueryAsync(DateTimeOffset from, DateTimeOffset to, string grouping, CancellationToken cancellationToken)
+    private async Task<List<CostReportRow>> QueryAsync(DateTimeOffset from, DateTimeOffset to, string grouping, Guid? team, CancellationToken cancellationToken)
     {
         await using var command = ledger.CreateCommand(Groups);
         command.Parameters.AddWithValue("grouping", grouping);
         command.Parameters.AddWithValue("from", from.UtcDateTime);
         command.Parameters.AddWithValue("to", to.UtcDateTime);
+        command.Parameters.Add(new NpgsqlParameter<Guid?>("team", NpgsqlTypes.NpgsqlDbType.Uuid) { TypedValue = team });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var rows = new List<CostReportRow>();
         while (await reader.ReadAsync(cancellationToken))
