@@ -75,9 +75,13 @@ for (var i = 0; i < portfolio.Models.Count; i++)
     }
 }
 
+// The pre-call classifier of the default portfolio is part of the Classifier service (trained on
+// the cascade-traces prompts: see README); a model stored with `router classifier train --connection`
+// is used instead when Classifier:ModelPath is empty.
 var classifier = builder.AddProject<Projects.Classifier>(ServiceNames.Classifier)
     .WithServiceEndpoints(grpc: true)
-    .WithReference(ledger).WaitForCompletion(migrations);
+    .WithReference(ledger).WaitForCompletion(migrations)
+    .WithEnvironment("Classifier__ModelPath", builder.Configuration["AppHost:ClassifierModel"] ?? string.Empty);
 
 // Locally the API is open (no keys); a deployment keeps the default Access:Mode=Keys and mounts a
 // volume for the ledger journal, which lives in this run's folder here.

@@ -74,8 +74,9 @@ public sealed class RoutingSystemTests(RouterApp router, ITestOutputHelper outpu
             traces.Sum(t => t.GetProperty("attempts").GetArrayLength()),
             await router.CountAsync($"SELECT count(*) FROM attempts WHERE request_id IN ({ids})"));
 
+        await HybridModeStartsSomeQueriesAboveTheCheapestAsync(http, questions.Select(q => q.Prompt));
         await RepeatsComeFromTheCacheAsync(http);
-        await InvalidFloodIsRefusedWithoutLedgerRowsAsync(http, validRequests: expectedRequests + RepeatedRequests);
+        await InvalidFloodIsRefusedWithoutLedgerRowsAsync(http, validRequests: expectedRequests + questions.Count + RepeatedRequests);
     }
 
     [Fact]
@@ -174,6 +175,23 @@ public sealed class RoutingSystemTests(RouterApp router, ITestOutputHelper outpu
         await router.App.ResourceNotifications.WaitForResourceHealthyAsync(SmallWorker, restarting.Token);
         var back = await FirstStageOnceCircuitAllowsAsync(http, "restarted");
         Assert.Equal(JsonValueKind.Null, back.GetProperty("error").ValueKind);
+    }
+
+    /// <summary>The default portfolio's classifier predicts where each query starts; some start above the cheapest model.</summary>
+    private static async Task HybridModeStartsSomeQueriesAboveTheCheapestAsync(HttpClient http, IEnumerable<string> prompts)
+    {
+        var starts = new List<string>();
+        foreach (var prompt in prompts)
+        {
+            using var response = await http.PostAsJsonAsync("/v1/route", new { model = "hybrid/default", messages = new[] { new { role = "user", content = prompt } } });
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var preCall = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("pre_call");
+            Assert.False(preCall.GetProperty("fallback").GetBoolean(), preCall.ToString());
+            starts.Add(preCall.GetProperty("start_model").GetString()!);
+        }
+
+        Assert.Contains("llama3.1-8b", starts);
+        Assert.Contains(starts, start => start != "llama3.1-8b");
     }
 
     /// <summary>The requests <see cref="RepeatsComeFromTheCacheAsync"/> sends, each one in the ledger (a cache hit too).</summary>

@@ -82,7 +82,7 @@ public sealed class LedgerJournalTests(PostgresFixture postgres, RedisFixture re
             ["services:worker-llama3-1-70b:grpc:0"] = "http://127.0.0.1:9",
             ["services:worker-gpt-4o:grpc:0"] = "http://127.0.0.1:9",
         },
-        services => services.AddSingleton<IDurableFlush>(flush));
+        services: services => services.AddSingleton<IDurableFlush>(flush));
         gateway.StartServer();
         using var client = gateway.CreateClient();
         var body = "{\"model\": \"auto\", \"messages\": [{\"role\": \"user\", \"content\": \"What is 2+2?\"}]}";

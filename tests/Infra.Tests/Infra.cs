@@ -15,6 +15,9 @@ internal static class Infra
     public static readonly string Root = Path.GetFullPath(Metadata("RepositoryRoot"));
     public static readonly string Folder = Path.Combine(Root, "infra");
 
+    /// <summary>The build configuration of the tests, and so of the AppHost they built.</summary>
+    public static readonly string Configuration = Metadata("Configuration");
+
     /// <summary>The provision template and the template azd deploys for each service.</summary>
     public static readonly string[] Templates = ["main", "gateway", "scoring", "policy", "classifier", "inference-worker"];
 
