@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Router.Gateway.Access;
+using Router.Gateway.Control;
 using Router.Gateway.Portfolio;
 using Router.Gateway.Routing;
 using Router.Ledger;
@@ -34,7 +35,16 @@ internal static class Extensions
         DownstreamClients.Register(builder.Services, PortfolioOptions.From(builder.Configuration).Models.Select(m => m.WorkerService));
         builder.Services.AddSingleton<WorkerFleet>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<WorkerFleet>());
-        builder.Services.AddSingleton<PolicyDescriptions>();
+        builder.Services.AddSingleton<DependencyBreakers>();
+        builder.Services.AddSingleton<PolicyCatalog>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<PolicyCatalog>());
+        builder.Services.AddSingleton<CalibratorCatalog>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<CalibratorCatalog>());
+        builder.Services.AddSingleton<RoutingTelemetry>();
+        builder.Services.AddSingleton<RoutePlanner>();
+        builder.Services.AddSingleton<StartPredictor>();
+        builder.Services.AddSingleton<WorkerStage>();
+        builder.Services.AddSingleton<AttemptScorer>();
         builder.Services.AddSingleton<WorkerCircuits>();
         builder.Services.AddSingleton<ResponseCache>();
         builder.Services.AddOptions<ResponseCacheOptions>()
@@ -42,6 +52,7 @@ internal static class Extensions
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ResponseCacheOptions>, ResponseCacheOptionsValidator>();
         builder.Services.AddSingleton<CascadeRouter>();
+        builder.Services.AddSingleton<IRouteRunner, ResponseCachingRouter>();
         builder.Services.AddSingleton<LedgerRecorder>();
 
         builder.Services.AddOptions<AccessOptions>()
@@ -75,10 +86,13 @@ internal static class Extensions
         // Without PostgreSQL requests are journaled and still served (degraded); the Gateway is
         // unhealthy only once the journal is full and it refuses work. A dead worker degrades it
         // (the router fails over); a worker serving the wrong model makes it unhealthy.
-        builder.Services.ConfigureHealthCheck("StackExchange.Redis", CacheConnectionName, HealthStatus.Degraded, TimeSpan.FromSeconds(2));
+        // Every check answers within a second, so /health does too while a dependency is frozen.
+        builder.Services.ConfigureHealthCheck("StackExchange.Redis", CacheConnectionName, HealthStatus.Degraded, TimeSpan.FromMilliseconds(800));
         builder.Services.AddHealthChecks()
             .AddCheck<LedgerShipper>(LedgerJournalCheckName)
-            .Add(new HealthCheckRegistration(WorkerFleet.HealthCheckName, sp => sp.GetRequiredService<WorkerFleet>(), HealthStatus.Unhealthy, tags: null));
+            .Add(new HealthCheckRegistration(WorkerFleet.HealthCheckName, sp => sp.GetRequiredService<WorkerFleet>(), HealthStatus.Unhealthy, tags: null))
+            .Add(new HealthCheckRegistration(DependencyBreakers.HealthCheckName, sp => sp.GetRequiredService<DependencyBreakers>(), HealthStatus.Degraded, tags: null))
+            .Add(new HealthCheckRegistration(CalibratorCatalog.HealthCheckName, sp => sp.GetRequiredService<CalibratorCatalog>(), HealthStatus.Degraded, tags: null));
     }
 
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Grpc.Core;
 using Router.Contracts;
 using Router.Domain.Policies;
+using Router.Domain.Routing;
 using DomainLimits = Router.Domain.Policies.RequestLimits;
 
 namespace Router.PolicyService;
@@ -9,9 +10,9 @@ namespace Router.PolicyService;
 /// <summary>Accept, escalate or stop after each stage, by the named policy's latest version.</summary>
 public sealed class PolicyGrpcService(PolicyRegistry registry) : Router.Contracts.Policy.PolicyBase
 {
-    public override Task<DecideResponse> Decide(DecideRequest request, ServerCallContext context)
+    public override async Task<DecideResponse> Decide(DecideRequest request, ServerCallContext context)
     {
-        var active = Find(request.Policy);
+        var active = await FindAsync(request.Policy, request.PolicyVersion, context.CancellationToken);
         var policy = active.Artifact.ToPolicy();
         if (request.Chain.Count > 0 && !request.Chain.SequenceEqual(policy.Chain))
         {
@@ -46,7 +47,7 @@ public sealed class PolicyGrpcService(PolicyRegistry registry) : Router.Contract
             request.ElapsedMs,
             new DomainLimits(limits.HasMaxCostUsd ? limits.MaxCostUsd : null, limits.HasMaxLatencyMs ? limits.MaxLatencyMs : null, limits.HasMinConfidence ? limits.MinConfidence : null),
             request.NextStageCostUsd);
-        return Task.FromResult(new DecideResponse
+        return new DecideResponse
         {
             Decision = decision.Decision switch
             {
@@ -54,17 +55,17 @@ public sealed class PolicyGrpcService(PolicyRegistry registry) : Router.Contract
                 PolicyDecision.Stop => Decision.Stop,
                 _ => Decision.Escalate,
             },
-            Reason = decision.Reason,
+            Reason = decision.Reason.Wire(),
             Threshold = decision.Threshold,
             Policy = active.Name,
             PolicyVersion = active.Version,
-        });
+        };
     }
 
-    public override Task<PolicyDescription> Describe(DescribePolicyRequest request, ServerCallContext context)
+    public override async Task<PolicyDescription> Describe(DescribePolicyRequest request, ServerCallContext context)
     {
-        var active = Find(request.Policy);
-        return Task.FromResult(new PolicyDescription
+        var active = await FindAsync(request.Policy, request.Version, context.CancellationToken);
+        return new PolicyDescription
         {
             Policy = active.Name,
             Version = active.Version,
@@ -72,18 +73,26 @@ public sealed class PolicyGrpcService(PolicyRegistry registry) : Router.Contract
             Thresholds = { active.Artifact.Thresholds },
             TargetJson = active.Artifact.Target is null ? string.Empty : JsonSerializer.Serialize(active.Artifact.Target, PolicyArtifact.Json),
             FittedOn = active.Artifact.Method,
-        });
+            ArtifactJson = active.Artifact.ToJson(),
+        };
     }
 
-    private ActivePolicy Find(string name)
+    private async Task<ActivePolicy> FindAsync(string name, int version, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(name))
         {
             throw Invalid("policy", "is required.");
         }
 
-        return registry.Find(name)
-            ?? throw new RpcException(new Status(StatusCode.NotFound, $"policy '{name}' does not exist; known: {string.Join(", ", registry.Names)}."));
+        if (version < 0)
+        {
+            throw Invalid("policy_version", $"must be a stored version, or 0 for the latest; got {version}.");
+        }
+
+        return await registry.FindAsync(name, version, cancellationToken)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, version == 0
+                ? $"policy '{name}' does not exist; known: {string.Join(", ", registry.Names)}."
+                : $"policy '{name}' has no version {version}."));
     }
 
     private static RpcException Invalid(string field, string problem) => new(new Status(StatusCode.InvalidArgument, $"{field} {problem}"));

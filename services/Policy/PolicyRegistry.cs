@@ -26,6 +26,22 @@ public sealed partial class PolicyRegistry(ArtifactStore artifacts, IOptionsMoni
 
     public IEnumerable<string> Names => _stored.Keys.Union(options.CurrentValue.Defaults.Keys).Order();
 
+    /// <summary>
+    /// A given version of a policy (0: the latest), so a request planned with one version is decided
+    /// by that version even after a newer one was stored. Older versions are read from the ledger.
+    /// </summary>
+    public async Task<ActivePolicy?> FindAsync(string name, int version, CancellationToken cancellationToken)
+    {
+        var latest = Find(name);
+        if (version == 0 || latest?.Version == version)
+        {
+            return latest;
+        }
+
+        var stored = await artifacts.GetAsync(ArtifactKinds.Policy, name, version, cancellationToken);
+        return stored is null ? null : new ActivePolicy(name, version, PolicyArtifact.FromJson(stored.Payload));
+    }
+
     public async Task ReloadAsync(CancellationToken cancellationToken)
     {
         var loaded = new Dictionary<string, ActivePolicy>(StringComparer.Ordinal);

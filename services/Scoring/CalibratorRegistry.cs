@@ -26,6 +26,8 @@ public sealed partial class CalibratorRegistry(ArtifactStore artifacts, ILogger<
             : calibrators.GetValueOrDefault(model);
     }
 
+    public IEnumerable<LoadedCalibrator> All => _calibrators.Values;
+
     public async Task ReloadAsync(CancellationToken cancellationToken)
     {
         var latest = await artifacts.GetLatestOfKindAsync(ArtifactKinds.Calibrator, cancellationToken);

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Router.Contracts;
+using Router.Domain.Calibration;
 using Router.Domain.Signals;
 using DomainSignalOptions = Router.Domain.Signals.SignalOptions;
 
@@ -46,24 +47,25 @@ public sealed class ScoringService(CalibratorRegistry calibrators, ScoreCache ca
             response.Signals[name] = value;
         }
 
-        if (calibrator is not null && signals.TryGetValue(calibrator.Artifact.Signal, out var raw))
+        var confidence = CalibratedConfidence.Of(signals, calibrator?.Artifact);
+        response.PCorrect = confidence.PCorrect;
+        response.CalibratedSignal = confidence.Signal;
+        response.Calibrated = confidence.Calibrated;
+        response.Calibrator = confidence.Calibrated ? calibrator!.Name : Uncalibrated;
+        if (confidence.Calibrated)
         {
-            response.PCorrect = calibrator.Artifact.Calibrator.Calibrate(raw);
-            response.CalibratedSignal = calibrator.Artifact.Signal;
-            response.Calibrator = calibrator.Name;
-            response.CalibratorVersion = calibrator.Version;
-            response.Calibrated = true;
-        }
-        else
-        {
-            var geometric = signals[SignalNames.GeometricMeanProbability];
-            response.PCorrect = double.IsNaN(geometric) ? 0 : geometric;
-            response.CalibratedSignal = SignalNames.GeometricMeanProbability;
-            response.Calibrator = Uncalibrated;
+            response.CalibratorVersion = calibrator!.Version;
         }
 
         cache.Store(key, response);
         return response;
+    }
+
+    public override Task<CalibratorSet> Calibrators(CalibratorsRequest request, ServerCallContext context)
+    {
+        var set = new CalibratorSet();
+        set.Calibrators.Add(calibrators.All.Select(c => new StoredCalibrator { Name = c.Name, Version = c.Version, PayloadJson = c.Artifact.ToJson() }));
+        return Task.FromResult(set);
     }
 
     private async Task<((double Yes, double No)? SelfVerification, double? DoYouKnow)> AskWorkerAsync(ScoreAttemptRequest request, CancellationToken cancellationToken)

@@ -99,5 +99,5 @@ public class DecisionMicroBenchmarks
     public double Isotonic() => _isotonic.Calibrate(0.83);
 
     [Benchmark(Description = "escalation decision")]
-    public StageDecision Decide() => _policy.Decide(0, 0.87, 0.0001, 120, _limits, 0.002);
+    public StageVerdict Decide() => _policy.Decide(0, 0.87, 0.0001, 120, _limits, 0.002);
 }

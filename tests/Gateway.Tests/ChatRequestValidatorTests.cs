@@ -1,3 +1,4 @@
+using Router.Domain.Routing;
 using System.Text.Json;
 using Router.Gateway.Routing;
 using Xunit;

@@ -1,3 +1,4 @@
+using Router.Domain.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Router.Contracts;
 using Router.Gateway.Routing;
@@ -55,7 +56,7 @@ public sealed class ResponseCacheTests(RedisFixture redis) : IAsyncLifetime
     {
         var cache = Cache(enabled: true);
         var key = cache.KeyFor(Request("Capital of France? " + Guid.NewGuid()), Plan("1"), CacheUse.Use)!;
-        Assert.Null(await cache.GetAsync(key));
+        Assert.Null(await cache.GetAsync(key, CancellationToken.None));
 
         var answer = new CachedAnswer
         {
@@ -69,15 +70,23 @@ public sealed class ResponseCacheTests(RedisFixture redis) : IAsyncLifetime
         CachedAnswer? stored = null;
         for (var i = 0; i < 50 && stored is null; i++)
         {
-            stored = await cache.GetAsync(key);
+            stored = await cache.GetAsync(key, CancellationToken.None);
             await Task.Delay(stored is null ? 20 : 0);
         }
 
         Assert.Equal(answer, stored);
     }
 
-    private ResponseCache Cache(bool enabled) =>
-        new(_connection, new FixedOptions<ResponseCacheOptions>(new ResponseCacheOptions { Enabled = enabled }), NullLogger<ResponseCache>.Instance);
+    private ResponseCache Cache(bool enabled)
+    {
+        var routing = new FixedOptions<RoutingOptions>(new RoutingOptions());
+        return new(
+            _connection,
+            new DependencyBreakers(routing, TimeProvider.System, NullLogger<DependencyBreakers>.Instance),
+            new FixedOptions<ResponseCacheOptions>(new ResponseCacheOptions { Enabled = enabled }),
+            routing,
+            NullLogger<ResponseCache>.Instance);
+    }
 
     private static ValidatedChatRequest Request(string question) => new(
         new RouteTarget("default", RoutingMode.Cascade, null),
@@ -101,7 +110,7 @@ public sealed class ResponseCacheTests(RedisFixture redis) : IAsyncLifetime
         RequestId = "r",
         Policy = "default",
         PolicyVersion = version,
-        Mode = "cascade",
+        Mode = RoutingMode.Cascade,
         Chain = ["llama3.1-8b", "gpt-4o"],
     };
 }

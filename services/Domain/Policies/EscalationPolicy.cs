@@ -1,9 +1,20 @@
+using System.Text.Json.Serialization;
+using Router.Domain.Routing;
+
 namespace Router.Domain.Policies;
 
+/// <summary>What the router does with a stage's answer.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<PolicyDecision>))]
 public enum PolicyDecision
 {
+    [JsonStringEnumMemberName("accept")]
     Accept,
+
+    [JsonStringEnumMemberName("escalate")]
     Escalate,
+
+    /// <summary>Stop escalating and answer with this stage (a budget or latency bound is spent), or give up after the last stage failed.</summary>
+    [JsonStringEnumMemberName("stop")]
     Stop,
 }
 
@@ -11,7 +22,7 @@ public enum PolicyDecision
 public sealed record RequestLimits(double? MaxCostUsd = null, double? MaxLatencyMs = null, double? MinConfidence = null);
 
 /// <summary>A decision with its machine-readable reason and the threshold it compared against.</summary>
-public sealed record StageDecision(PolicyDecision Decision, string Reason, double Threshold);
+public sealed record StageVerdict(PolicyDecision Decision, StageReason Reason, double Threshold);
 
 /// <summary>
 /// Accept at stage s when the calibrated P(correct) reaches tau_s (or the request's higher
@@ -20,16 +31,6 @@ public sealed record StageDecision(PolicyDecision Decision, string Reason, doubl
 /// </summary>
 public sealed record EscalationPolicy(IReadOnlyList<string> Chain, IReadOnlyList<double> Thresholds)
 {
-    public static class Reasons
-    {
-        public const string AboveThreshold = "confidence_above_threshold";
-        public const string BelowThreshold = "confidence_below_threshold";
-        public const string BelowMinConfidence = "below_min_confidence";
-        public const string LastStage = "last_stage";
-        public const string BudgetExhausted = "budget_exhausted";
-        public const string LatencyExhausted = "latency_exhausted";
-    }
-
     /// <summary>Checks the shape: at least one model, one threshold per stage but the last, thresholds in [0, 1].</summary>
     public IReadOnlyList<string> Problems()
     {
@@ -60,7 +61,7 @@ public sealed record EscalationPolicy(IReadOnlyList<string> Chain, IReadOnlyList
         return problems;
     }
 
-    public StageDecision Decide(int stage, double pCorrect, double spentUsd, double elapsedMs, RequestLimits limits, double nextStageCostUsd)
+    public StageVerdict Decide(int stage, double pCorrect, double spentUsd, double elapsedMs, RequestLimits limits, double nextStageCostUsd)
     {
         if (stage < 0 || stage >= Chain.Count)
         {
@@ -69,26 +70,26 @@ public sealed record EscalationPolicy(IReadOnlyList<string> Chain, IReadOnlyList
 
         if (stage == Chain.Count - 1)
         {
-            return new StageDecision(PolicyDecision.Accept, Reasons.LastStage, 0);
+            return new StageVerdict(PolicyDecision.Accept, StageReason.LastStage, 0);
         }
 
         var threshold = Thresholds[stage];
         var effective = Math.Max(threshold, limits.MinConfidence ?? 0);
         if (pCorrect >= effective)
         {
-            return new StageDecision(PolicyDecision.Accept, Reasons.AboveThreshold, effective);
+            return new StageVerdict(PolicyDecision.Accept, StageReason.ConfidenceAboveThreshold, effective);
         }
 
         if (limits.MaxCostUsd is { } maxCost && spentUsd + nextStageCostUsd > maxCost)
         {
-            return new StageDecision(PolicyDecision.Stop, Reasons.BudgetExhausted, effective);
+            return new StageVerdict(PolicyDecision.Stop, StageReason.BudgetExhausted, effective);
         }
 
         if (limits.MaxLatencyMs is { } maxLatency && elapsedMs >= maxLatency)
         {
-            return new StageDecision(PolicyDecision.Stop, Reasons.LatencyExhausted, effective);
+            return new StageVerdict(PolicyDecision.Stop, StageReason.LatencyExhausted, effective);
         }
 
-        return new StageDecision(PolicyDecision.Escalate, pCorrect >= threshold ? Reasons.BelowMinConfidence : Reasons.BelowThreshold, effective);
+        return new StageVerdict(PolicyDecision.Escalate, pCorrect >= threshold ? StageReason.BelowMinConfidence : StageReason.ConfidenceBelowThreshold, effective);
     }
 }

@@ -1,13 +1,15 @@
+using Microsoft.Extensions.Options;
+using Router.Gateway.Routing;
 using StackExchange.Redis;
 
 namespace Router.Gateway.Access;
 
 /// <summary>
 /// Per-key requests-per-minute limit in Redis (one counter per key and minute, shared by every
-/// Gateway instance). When Redis is unreachable the limit is not enforced and the miss is
-/// counted: refusing every caller because the cache is down would be worse.
+/// Gateway instance). When Redis is unreachable or slower than Routing:CacheTimeout the limit is
+/// not enforced (the breaker that skips Redis is named on /health): refusing every caller because the cache is down would be worse.
 /// </summary>
-public sealed partial class RateLimiter(IConnectionMultiplexer redis, TimeProvider time, ILogger<RateLimiter> logger)
+public sealed class RateLimiter(IConnectionMultiplexer redis, DependencyBreakers breakers, IOptionsMonitor<RoutingOptions> routing, TimeProvider time)
 {
     /// <summary>Null when the call is allowed; otherwise how long until the next window opens.</summary>
     public async Task<TimeSpan?> TryAcquireAsync(Guid keyId, int perMinute)
@@ -15,24 +17,27 @@ public sealed partial class RateLimiter(IConnectionMultiplexer redis, TimeProvid
         var now = time.GetUtcNow();
         var window = now.ToUnixTimeSeconds() / 60;
         var counter = new RedisKey($"ratelimit:{keyId:N}:{window}");
-        try
-        {
-            var database = redis.GetDatabase();
-            var count = await database.StringIncrementAsync(counter);
-            if (count == 1)
+        var (count, failure) = await breakers.CallAsync(
+            DependencyBreakers.Cache,
+            routing.CurrentValue.CacheTimeout,
+            async _ =>
             {
-                await database.KeyExpireAsync(counter, TimeSpan.FromMinutes(2), CommandFlags.FireAndForget);
-            }
+                var database = redis.GetDatabase();
+                var count = await database.StringIncrementAsync(counter);
+                if (count == 1)
+                {
+                    await database.KeyExpireAsync(counter, TimeSpan.FromMinutes(2), CommandFlags.FireAndForget);
+                }
 
-            return count <= perMinute ? null : TimeSpan.FromSeconds(60 - (now.ToUnixTimeSeconds() % 60));
-        }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+                return count;
+            },
+            0L,
+            CancellationToken.None);
+        if (failure is not null)
         {
-            LogUnenforced(logger, e.Message);
             return null;
         }
-    }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Rate limit not enforced: Redis is unreachable ({Error})")]
-    private static partial void LogUnenforced(ILogger logger, string error);
+        return count <= perMinute ? null : TimeSpan.FromSeconds(60 - (now.ToUnixTimeSeconds() % 60));
+    }
 }

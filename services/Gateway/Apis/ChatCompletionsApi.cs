@@ -3,6 +3,8 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 using Router.Contracts;
+using Router.Domain.Policies;
+using Router.Domain.Routing;
 using Router.Gateway.Access;
 using Router.Gateway.Portfolio;
 using Router.Gateway.Routing;
@@ -20,7 +22,7 @@ public static class ChatCompletionsApi
         return app;
     }
 
-    internal static async Task CreateChatCompletionAsync(HttpContext context, CascadeRouter router, LedgerRecorder recorder, IOptionsMonitor<PortfolioOptions> portfolio, IOptions<JsonOptions> json)
+    internal static async Task CreateChatCompletionAsync(HttpContext context, RoutePlanner planner, IRouteRunner router, LedgerRecorder recorder, RoutingTelemetry telemetry, IOptionsMonitor<PortfolioOptions> portfolio, IOptions<JsonOptions> json)
     {
         var serializer = json.Value.SerializerOptions;
         var (request, error) = await ReadAsync(context, portfolio.CurrentValue, serializer);
@@ -36,7 +38,7 @@ public static class ChatCompletionsApi
         {
             try
             {
-                var outcome = await RouteAndRecordAsync(router, recorder, context, request, id, null);
+                var outcome = await RouteAndRecordAsync(planner, router, recorder, telemetry, context, request, id, null);
                 WriteHeaders(context.Response, outcome.Trace);
                 await Results.Json(Completion(id, created, request, outcome), serializer).ExecuteAsync(context);
             }
@@ -52,7 +54,7 @@ public static class ChatCompletionsApi
         var sink = new StreamingAnswer(context.Response, events, id, created, request);
         try
         {
-            var outcome = await RouteAndRecordAsync(router, recorder, context, request, id, sink);
+            var outcome = await RouteAndRecordAsync(planner, router, recorder, telemetry, context, request, id, sink);
             var usage = new UsageDto(outcome.PromptTokens, outcome.CompletionTokens, outcome.PromptTokens + outcome.CompletionTokens);
             await events.WriteAsync(
                 new ChatCompletionChunk(id, "chat.completion.chunk", created, outcome.Trace.FinalModel!, [new ChunkChoice(0, new ChunkDelta(null, null), outcome.FinishReason)], usage, Summary(outcome.Trace)),
@@ -70,7 +72,7 @@ public static class ChatCompletionsApi
         }
     }
 
-    internal static async Task RouteAsync(HttpContext context, CascadeRouter router, LedgerRecorder recorder, IOptionsMonitor<PortfolioOptions> portfolio, IOptions<JsonOptions> json)
+    internal static async Task RouteAsync(HttpContext context, RoutePlanner planner, IRouteRunner router, LedgerRecorder recorder, RoutingTelemetry telemetry, IOptionsMonitor<PortfolioOptions> portfolio, IOptions<JsonOptions> json)
     {
         var serializer = json.Value.SerializerOptions;
         var (request, error) = await ReadAsync(context, portfolio.CurrentValue, serializer);
@@ -89,9 +91,9 @@ public static class ChatCompletionsApi
         var id = "route-" + Guid.NewGuid().ToString("N");
         try
         {
-            var outcome = await RouteAndRecordAsync(router, recorder, context, request, id, null);
+            var outcome = await RouteAndRecordAsync(planner, router, recorder, telemetry, context, request, id, null);
             WriteHeaders(context.Response, outcome.Trace);
-            await Results.Json(outcome.Trace, serializer).ExecuteAsync(context);
+            await Results.Json(RouteResponse.From(outcome.Trace), serializer).ExecuteAsync(context);
         }
         catch (RoutingException e)
         {
@@ -110,7 +112,7 @@ public static class ChatCompletionsApi
         e.Status >= StatusCodes.Status500InternalServerError ? $"{e.Message} Request id: {id}." : e.Message;
 
     /// <summary>Routes the request and makes its ledger row durable before the answer is completed, failures included.</summary>
-    private static async Task<RoutingOutcome> RouteAndRecordAsync(CascadeRouter router, LedgerRecorder recorder, HttpContext context, ValidatedChatRequest request, string id, IAnswerSink? sink)
+    private static async Task<RoutingOutcome> RouteAndRecordAsync(RoutePlanner planner, IRouteRunner router, LedgerRecorder recorder, RoutingTelemetry telemetry, HttpContext context, ValidatedChatRequest request, string id, IAnswerSink? sink)
     {
         if (recorder.IsFull)
         {
@@ -122,10 +124,13 @@ public static class ChatCompletionsApi
         var received = DateTimeOffset.UtcNow;
         try
         {
-            var outcome = await router.RouteAsync(request, id, sink, cacheUse, context.RequestAborted);
-            var recording = System.Diagnostics.Stopwatch.GetTimestamp();
-            await recorder.RecordAsync(outcome.Trace, received, team, null);
-            outcome.Trace.AddHop("ledger_journal", recording);
+            var route = await planner.PlanAsync(request, id, context.RequestAborted);
+            var outcome = await router.RunAsync(route, request, sink, cacheUse, context.RequestAborted);
+            using (telemetry.Time(outcome.Trace, "ledger_journal"))
+            {
+                await recorder.RecordAsync(outcome.Trace, received, team, null);
+            }
+
             return outcome;
         }
         catch (RoutingException e) when (e.Trace is not null)
@@ -178,11 +183,11 @@ public static class ChatCompletionsApi
             trace.RequestId,
             trace.Policy,
             trace.PolicyVersion,
-            trace.Mode,
+            trace.Mode.Wire(),
             trace.FinalModel ?? string.Empty,
             [.. trace.Attempts.Select(a => a.Model)],
             accepted?.Confidence,
-            [.. trace.Attempts.Where(a => a.Decision == "escalate").Select(a => $"{a.Model}: {a.Reason}")],
+            [.. trace.Attempts.Where(a => a.Decision == PolicyDecision.Escalate).Select(a => $"{a.Model}: {a.Reason?.Wire()}")],
             trace.CostUsd,
             trace.CounterfactualCostUsd,
             trace.CounterfactualCostUsd - trace.CostUsd,
@@ -195,9 +200,9 @@ public static class ChatCompletionsApi
         headers["x-router-request-id"] = trace.RequestId;
         headers["x-router-model"] = trace.FinalModel;
         headers["x-router-policy"] = $"{trace.Policy}@{trace.PolicyVersion}";
-        headers["x-router-mode"] = trace.Mode;
+        headers["x-router-mode"] = trace.Mode.Wire();
         headers["x-router-stages"] = string.Join(",", trace.Attempts.Select(a => a.Model));
-        headers["x-router-escalations"] = string.Join(",", trace.Attempts.Where(a => a.Decision == "escalate").Select(a => a.Reason));
+        headers["x-router-escalations"] = string.Join(",", trace.Attempts.Where(a => a.Decision == PolicyDecision.Escalate).Select(a => a.Reason?.Wire()));
         headers["x-router-cost-usd"] = trace.CostUsd.ToString(CultureInfo.InvariantCulture);
         headers["x-router-counterfactual-cost-usd"] = trace.CounterfactualCostUsd.ToString(CultureInfo.InvariantCulture);
         if (trace.Accepted?.Confidence is { } confidence)

@@ -1,15 +1,9 @@
+using Router.Domain.Routing;
 using System.Text;
 using System.Text.Json;
 using Router.Gateway.Apis;
 
 namespace Router.Gateway.Routing;
-
-public enum RoutingMode
-{
-    Cascade,
-    PreCall,
-    Hybrid,
-}
 
 /// <summary>What the caller's `model` field asks for: a routing policy, or one concrete model (no routing).</summary>
 public sealed record RouteTarget(string? Policy, RoutingMode? Mode, string? DirectModel)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Router.Domain.Routing;
 using Router.Gateway.Access;
 using Router.Ledger.Recording;
 using Router.Ledger.Requests;
@@ -24,7 +25,7 @@ public sealed class LedgerRecorder(LedgerJournal journal, TeamAccess teams, Time
             ReceivedAt = receivedAt,
             Policy = trace.Policy,
             PolicyVersion = trace.PolicyVersion,
-            Mode = trace.Mode,
+            Mode = trace.Mode.Wire(),
             FinalModel = error is null ? trace.FinalModel : null,
             CalibratorVersion = error is null ? accepted?.CalibratorVersion : null,
             Confidence = error is null ? accepted?.Confidence : null,
@@ -48,8 +49,8 @@ public sealed class LedgerRecorder(LedgerJournal journal, TeamAccess teams, Time
                 Confidence = a.Confidence,
                 Calibrated = a.Calibrated,
                 CalibratorVersion = a.CalibratorVersion,
-                Decision = a.Decision,
-                Reason = a.Reason,
+                Decision = a.Decision?.Wire(),
+                Reason = a.Reason?.Wire(),
                 Threshold = a.Threshold,
                 Discarded = a.Discarded,
                 Error = a.Error,

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Google.Protobuf;
 using Microsoft.Extensions.Options;
 using Router.Contracts;
+using Router.Domain.Routing;
 using StackExchange.Redis;
 
 namespace Router.Gateway.Routing;
@@ -50,7 +51,7 @@ public enum CacheUse
 /// that ran undegraded are stored, so an answer accepted while Scoring or Policy was down is
 /// never replayed. Redis failures make the request route uncached.
 /// </summary>
-public sealed partial class ResponseCache(IConnectionMultiplexer redis, IOptionsMonitor<ResponseCacheOptions> options, ILogger<ResponseCache> logger)
+public sealed partial class ResponseCache(IConnectionMultiplexer redis, DependencyBreakers breakers, IOptionsMonitor<ResponseCacheOptions> options, IOptionsMonitor<RoutingOptions> routing, ILogger<ResponseCache> logger)
 {
     public static CacheUse Parse(string? cacheControl)
     {
@@ -79,7 +80,7 @@ public sealed partial class ResponseCache(IConnectionMultiplexer redis, IOptions
         var identity = JsonSerializer.SerializeToUtf8Bytes(new CacheIdentity(
             plan.Policy,
             plan.PolicyVersion,
-            plan.Mode,
+            plan.Mode.Wire(),
             plan.Chain,
             request.Messages,
             request.MaxTokens,
@@ -94,14 +95,25 @@ public sealed partial class ResponseCache(IConnectionMultiplexer redis, IOptions
         return "response:" + Convert.ToHexStringLower(SHA256.HashData(identity));
     }
 
-    public async Task<CachedAnswer?> GetAsync(string key)
+    /// <summary>The cached answer, or null on a miss, a malformed entry, or Redis not answering within Routing:CacheTimeout.</summary>
+    public async Task<CachedAnswer?> GetAsync(string key, CancellationToken cancellationToken)
     {
+        var (value, failure) = await breakers.CallAsync<RedisValue>(
+            DependencyBreakers.Cache,
+            routing.CurrentValue.CacheTimeout,
+            async _ => await redis.GetDatabase().StringGetAsync(key),
+            RedisValue.Null,
+            cancellationToken);
+        if (failure is not null)
+        {
+            return null;
+        }
+
         try
         {
-            var value = await redis.GetDatabase().StringGetAsync(key);
             return value.HasValue ? CachedAnswer.Parser.ParseFrom((byte[])value!) : null;
         }
-        catch (Exception e) when (e is RedisException or TimeoutException or InvalidProtocolBufferException)
+        catch (InvalidProtocolBufferException e)
         {
             LogUnavailable(logger, e.Message);
             return null;
@@ -111,6 +123,11 @@ public sealed partial class ResponseCache(IConnectionMultiplexer redis, IOptions
     /// <summary>Stores without waiting for Redis: the answer is already the caller's, and a lost write only costs a later miss.</summary>
     public void Store(string key, CachedAnswer answer)
     {
+        if (breakers.Refusal(DependencyBreakers.Cache) is not null)
+        {
+            return;
+        }
+
         try
         {
             redis.GetDatabase().StringSet(key, answer.ToByteArray(), options.CurrentValue.Ttl, flags: CommandFlags.FireAndForget);

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Router.Domain.Routing;
 
 namespace Router.Gateway.Routing;
 
@@ -16,11 +17,17 @@ public sealed class RoutingOptions
     /// <summary>Longest wait for one model's answer before the stage counts as failed.</summary>
     public TimeSpan StageTimeout { get; set; } = TimeSpan.FromSeconds(120);
 
-    /// <summary>Longest wait for Scoring, Policy or Classifier; they answer in milliseconds when healthy.</summary>
-    public TimeSpan ControlTimeout { get; set; } = TimeSpan.FromSeconds(3);
+    /// <summary>Longest wait for Policy or Classifier on a request's path; they answer in milliseconds when healthy.</summary>
+    public TimeSpan ControlTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How long a policy's chain is reused before the Policy service is asked again; zero asks on every request.</summary>
-    public TimeSpan PolicyCacheTtl { get; set; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// How often the policy versions and calibrators the Gateway evaluates locally are read again from
+    /// the Policy and Scoring services (in the background: requests never wait for it).
+    /// </summary>
+    public TimeSpan ControlRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Longest wait for Redis (response cache, rate limits): the cache is an optimisation, so a slow one is skipped.</summary>
+    public TimeSpan CacheTimeout { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Consecutive failures (unavailable, timed out, internal error) after which a worker is skipped.</summary>
     public int CircuitFailureThreshold { get; set; } = 5;
@@ -42,7 +49,7 @@ public sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
             failures.Add($"{RoutingOptions.SectionName}:DefaultPolicy: is required (the policy 'auto' routes with).");
         }
 
-        if (!Enum.IsDefined(options.DefaultMode))
+        if (!Enum.IsDefined(options.DefaultMode) || options.DefaultMode == RoutingMode.Direct)
         {
             failures.Add($"{RoutingOptions.SectionName}:DefaultMode: must be Cascade, PreCall or Hybrid.");
         }
@@ -57,9 +64,14 @@ public sealed class RoutingOptionsValidator : IValidateOptions<RoutingOptions>
             failures.Add($"{RoutingOptions.SectionName}:ControlTimeout: must be positive, got {options.ControlTimeout}.");
         }
 
-        if (options.PolicyCacheTtl < TimeSpan.Zero)
+        if (options.ControlRefreshInterval <= TimeSpan.Zero)
         {
-            failures.Add($"{RoutingOptions.SectionName}:PolicyCacheTtl: must be zero or positive, got {options.PolicyCacheTtl}.");
+            failures.Add($"{RoutingOptions.SectionName}:ControlRefreshInterval: must be positive, got {options.ControlRefreshInterval}.");
+        }
+
+        if (options.CacheTimeout <= TimeSpan.Zero)
+        {
+            failures.Add($"{RoutingOptions.SectionName}:CacheTimeout: must be positive, got {options.CacheTimeout}.");
         }
 
         if (options.CircuitFailureThreshold < 1)

@@ -1,6 +1,9 @@
+using Router.Domain.Policies;
+using Router.Domain.Routing;
+
 namespace Router.Gateway.Routing;
 
-/// <summary>Everything the router did for one request: returned by POST /v1/route and written to the ledger.</summary>
+/// <summary>Everything the router did for one request: returned (as a <see cref="RouteResponse"/>) by POST /v1/route and written to the ledger.</summary>
 public sealed class RoutingTrace
 {
     public required string RequestId { get; init; }
@@ -9,7 +12,7 @@ public sealed class RoutingTrace
 
     public required string PolicyVersion { get; set; }
 
-    public required string Mode { get; init; }
+    public required RoutingMode Mode { get; init; }
 
     /// <summary>The policy's whole chain, cheapest first; the stages tried may start later (pre-call, hybrid).</summary>
     public required IReadOnlyList<string> Chain { get; set; }
@@ -34,16 +37,15 @@ public sealed class RoutingTrace
 
     public double LatencyMs { get; set; }
 
-    /// <summary>Milliseconds spent in each hop (classifier, policy_describe, worker, scoring, policy_decide, ledger_journal), summed over stages.</summary>
+    /// <summary>Milliseconds spent in each hop (response_cache, policy, classifier, worker, scoring, ledger_journal), summed over stages.</summary>
     public Dictionary<string, double> HopsMs { get; } = new(StringComparer.Ordinal);
 
-    public void AddHop(string hop, long startedTimestamp) =>
-        HopsMs[hop] = HopsMs.GetValueOrDefault(hop) + System.Diagnostics.Stopwatch.GetElapsedTime(startedTimestamp).TotalMilliseconds;
+    public void AddHop(string hop, double milliseconds) => HopsMs[hop] = HopsMs.GetValueOrDefault(hop) + milliseconds;
 
     public bool Simulated => Attempts.Any(a => a.Simulated);
 
     [System.Text.Json.Serialization.JsonIgnore]
-    public AttemptTrace? Accepted => Attempts.LastOrDefault(a => !a.Discarded && a.Error is null);
+    public AttemptTrace? Accepted => Attempts.LastOrDefault(a => a.Decision is PolicyDecision.Accept or PolicyDecision.Stop && !a.Discarded && a.Error is null);
 }
 
 public sealed record PreCallPrediction(
@@ -82,9 +84,9 @@ public sealed class AttemptTrace
     /// <summary>False when Scoring was unreachable and the confidence is the raw exp(mean log-prob).</summary>
     public bool Calibrated { get; set; }
 
-    public string? Decision { get; set; }
+    public PolicyDecision? Decision { get; set; }
 
-    public string? Reason { get; set; }
+    public StageReason? Reason { get; set; }
 
     public string? ReasonText { get; set; }
 
@@ -95,4 +97,17 @@ public sealed class AttemptTrace
 
     /// <summary>Why the stage failed (worker down, timed out, malformed output); the router then fails over.</summary>
     public string? Error { get; set; }
+
+    /// <summary>Takes the router's decision on this stage.</summary>
+    public void Apply(StageRecord record)
+    {
+        (Decision, Reason, Threshold, Discarded) = (record.Decision, record.Reason, record.Threshold, record.Discarded);
+        ReasonText ??= record.Reason switch
+        {
+            StageReason.LastStage => "the last stage of the chain always answers",
+            StageReason.FallbackAfterFailure => "every later stage failed; returning the most confident earlier answer",
+            StageReason.PolicyUnavailable => "the policy could not be read; escalating keeps the top model's accuracy",
+            _ => Error,
+        };
+    }
 }

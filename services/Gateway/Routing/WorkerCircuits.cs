@@ -81,6 +81,22 @@ public sealed partial class WorkerCircuits(IOptionsMonitor<RoutingOptions> routi
         }
     }
 
+    /// <summary>Every worker's circuit as it stands: open while the worker is skipped.</summary>
+    public IEnumerable<(string Worker, bool Open)> States()
+    {
+        var now = time.GetUtcNow();
+        foreach (var (worker, circuit) in _circuits)
+        {
+            bool open;
+            lock (circuit)
+            {
+                open = circuit.OpenUntil is { } until && now < until;
+            }
+
+            yield return (worker, open);
+        }
+    }
+
     private sealed class Circuit
     {
         public int ConsecutiveFailures { get; set; }

@@ -1,4 +1,5 @@
 using Router.Domain.Policies;
+using Router.Domain.Routing;
 using Xunit;
 
 namespace Router.Domain.Tests.Policies;
@@ -49,9 +50,9 @@ public sealed class PolicyTests
         var limits = new RequestLimits();
 
         Assert.Equal(PolicyDecision.Accept, ThreeStages.Decide(0, 0.85, 0, 0, limits, 0.01).Decision);
-        Assert.Equal(EscalationPolicy.Reasons.BelowThreshold, ThreeStages.Decide(0, 0.5, 0, 0, limits, 0.01).Reason);
+        Assert.Equal(StageReason.ConfidenceBelowThreshold, ThreeStages.Decide(0, 0.5, 0, 0, limits, 0.01).Reason);
         Assert.Equal(PolicyDecision.Escalate, ThreeStages.Decide(1, 0.5, 0, 0, limits, 0.01).Decision);
-        Assert.Equal((PolicyDecision.Accept, EscalationPolicy.Reasons.LastStage), (ThreeStages.Decide(2, 0.01, 0, 0, limits, 0).Decision, ThreeStages.Decide(2, 0.01, 0, 0, limits, 0).Reason));
+        Assert.Equal((PolicyDecision.Accept, StageReason.LastStage), (ThreeStages.Decide(2, 0.01, 0, 0, limits, 0).Decision, ThreeStages.Decide(2, 0.01, 0, 0, limits, 0).Reason));
     }
 
     [Fact]
@@ -61,9 +62,9 @@ public sealed class PolicyTests
         var budget = ThreeStages.Decide(0, 0.5, 0.004, 0, new RequestLimits(MaxCostUsd: 0.01), 0.007);
         var latency = ThreeStages.Decide(0, 0.5, 0, 2000, new RequestLimits(MaxLatencyMs: 1500), 0.001);
 
-        Assert.Equal((PolicyDecision.Escalate, EscalationPolicy.Reasons.BelowMinConfidence, 0.9), (min.Decision, min.Reason, min.Threshold));
-        Assert.Equal((PolicyDecision.Stop, EscalationPolicy.Reasons.BudgetExhausted), (budget.Decision, budget.Reason));
-        Assert.Equal((PolicyDecision.Stop, EscalationPolicy.Reasons.LatencyExhausted), (latency.Decision, latency.Reason));
+        Assert.Equal((PolicyDecision.Escalate, StageReason.BelowMinConfidence, 0.9), (min.Decision, min.Reason, min.Threshold));
+        Assert.Equal((PolicyDecision.Stop, StageReason.BudgetExhausted), (budget.Decision, budget.Reason));
+        Assert.Equal((PolicyDecision.Stop, StageReason.LatencyExhausted), (latency.Decision, latency.Reason));
     }
 
     [Fact]

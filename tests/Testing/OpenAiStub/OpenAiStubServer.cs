@@ -25,6 +25,12 @@ public abstract record StubBehaviour
 
     /// <summary>Never answers; records whether the client aborted the request.</summary>
     public sealed record Hang : StubBehaviour;
+
+    /// <summary>Streams the first <paramref name="Tokens"/> tokens, then a malformed event, and ends the stream: a backend that breaks mid-answer.</summary>
+    public sealed record BreakAfter(int Tokens) : StubBehaviour;
+
+    /// <summary>Holds the request until <paramref name="Release"/> completes, then answers normally; <paramref name="Arrived"/> completes when it is held.</summary>
+    public sealed record Hold(TaskCompletionSource Arrived, Task Release) : StubBehaviour;
 }
 
 /// <summary>
@@ -55,6 +61,9 @@ public sealed class OpenAiStubServer : IAsyncDisposable
         new(" B", -0.356674944, [(" B", -0.356674944), (" C", -1.427116356), (" A", -3.218875825)]),
         new(" because", -1.203972804, [(" because", -1.203972804), (".", -0.510825624), (" since", -3.912023005)]),
     ];
+
+    /// <summary>Tokens per request, when the answer depends on the prompt; <see cref="Tokens"/> otherwise.</summary>
+    public Func<JsonNode, IReadOnlyList<StubToken>>? TokensFor { get; set; }
 
     public int PromptTokens { get; set; } = 42;
 
@@ -114,13 +123,27 @@ public sealed class OpenAiStubServer : IAsyncDisposable
                 }
 
                 return;
+            case StubBehaviour.Hold hold:
+                hold.Arrived.TrySetResult();
+                try
+                {
+                    await hold.Release.WaitAsync(context.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                    Interlocked.Increment(ref _aborted);
+                    return;
+                }
+
+                break;
         }
 
         var withLogprobs = behaviour is not StubBehaviour.NoLogprobs;
         var maxTokens = body["max_tokens"]?.GetValue<int>() ?? Tokens.Count;
         var k = chat ? (body["top_logprobs"]?.GetValue<int>() ?? 0) : (body["logprobs"]?.GetValue<int>() ?? 0);
-        var tokens = Tokens.Take(maxTokens).ToList();
-        var finish = tokens.Count < Tokens.Count ? "length" : FinishReason;
+        var answer = TokensFor?.Invoke(body) ?? Tokens;
+        var tokens = answer.Take(maxTokens).ToList();
+        var finish = tokens.Count < answer.Count ? "length" : FinishReason;
         var usage = new JsonObject { ["prompt_tokens"] = PromptTokens, ["completion_tokens"] = tokens.Count, ["total_tokens"] = PromptTokens + tokens.Count };
         if (body["stream"]?.GetValue<bool>() != true)
         {
@@ -144,8 +167,15 @@ public sealed class OpenAiStubServer : IAsyncDisposable
         }
 
         context.Response.ContentType = "text/event-stream";
+        var sent = 0;
         foreach (var token in tokens)
         {
+            if (behaviour is StubBehaviour.BreakAfter breakAfter && sent++ == breakAfter.Tokens)
+            {
+                await context.Response.WriteAsync("data: {\"id\": \"cmpl-stub\", \"choices\": [\n\n");
+                return;
+            }
+
             var choice = chat
                 ? new JsonObject { ["index"] = 0, ["delta"] = new JsonObject { ["content"] = token.Token }, ["finish_reason"] = null }
                 : new JsonObject { ["index"] = 0, ["text"] = token.Token, ["finish_reason"] = null };

@@ -1,0 +1,242 @@
+using Router.Domain.Policies;
+
+namespace Router.Domain.Routing;
+
+/// <summary>What calling one stage came to, as the Gateway's adapters report it.</summary>
+public abstract record StageOutcome;
+
+/// <summary>The model answered; <paramref name="Confidence"/> is the (calibrated, or raw when it could not be) P(correct).</summary>
+public sealed record StageAnswered(double Confidence, int PromptTokens, int CompletionTokens) : StageOutcome;
+
+/// <summary>
+/// The stage produced no answer: <paramref name="Reason"/> is <see cref="StageReason.StageFailed"/>,
+/// <see cref="StageReason.ContextLengthExceeded"/> or <see cref="StageReason.CircuitOpen"/>.
+/// <paramref name="TimedOut"/>: it ran out of its deadline. <paramref name="OutputStarted"/>: the
+/// client had already received part of this stage's answer (a live stream), which nothing can replace.
+/// </summary>
+public sealed record StageFailed(StageReason Reason, bool TimedOut = false, bool OutputStarted = false) : StageOutcome;
+
+/// <summary>The draft was cancelled mid-generation: its running group confidence fell to <paramref name="GroupConfidence"/> at token <paramref name="Position"/>.</summary>
+public sealed record StageAborted(double GroupConfidence, int Position) : StageOutcome;
+
+/// <summary>The client went away while the stage ran.</summary>
+public sealed record ClientGone : StageOutcome;
+
+/// <summary>A stage the route called, what came of it, and what the router decided.</summary>
+public sealed class StageRecord(PlannedStage stage, StageOutcome outcome)
+{
+    public PlannedStage Stage { get; } = stage;
+
+    public StageOutcome Outcome { get; } = outcome;
+
+    public PolicyDecision Decision { get; internal set; }
+
+    public StageReason Reason { get; internal set; }
+
+    /// <summary>The threshold the confidence was compared with, when one was.</summary>
+    public double? Threshold { get; internal set; }
+
+    /// <summary>An answer that was paid for and then not used.</summary>
+    public bool Discarded { get; internal set; }
+
+    public bool Answered => Outcome is StageAnswered;
+}
+
+/// <summary>The next call the route makes: the stage, whether it is the last, and how long it may take.</summary>
+public sealed record StageCall(PlannedStage Stage, int Index, bool IsLast, TimeSpan Deadline);
+
+/// <summary>How a route ended.</summary>
+public abstract record CascadeResult;
+
+/// <summary>The answer of <paramref name="RecordIndex"/> is the route's answer.</summary>
+public sealed record RouteAnswered(int RecordIndex) : CascadeResult;
+
+/// <summary>No answer can be returned.</summary>
+public sealed record RouteFailed(RouteFailure Failure) : CascadeResult;
+
+public enum RouteFailure
+{
+    /// <summary>Every stage failed (502).</summary>
+    AllStagesFailed,
+
+    /// <summary>Every stage timed out, or the request's latency budget ran out before an answer (504).</summary>
+    TimedOut,
+
+    /// <summary>The prompt fits no model of the chain: the caller's mistake (400).</summary>
+    ContextLengthExceeded,
+
+    /// <summary>The live stream broke after it had begun (the stream ends with an error event).</summary>
+    StreamInterrupted,
+
+    /// <summary>The client went away (499).</summary>
+    ClientDisconnected,
+}
+
+/// <summary>
+/// The rules of one route, as a state machine with no I/O: which stage to call next and with what
+/// deadline, what to decide on each stage's outcome (accept, escalate, stop, and why), and how the
+/// route ends: an accepted answer, the most confident earlier answer when every later stage failed,
+/// or a failure of the right kind. The Gateway's adapters call the stages and report outcomes.
+/// </summary>
+public sealed class CascadeRun(CascadePlan plan)
+{
+    private readonly List<StageRecord> _records = [];
+    private int _next;
+
+    public CascadePlan Plan { get; } = plan;
+
+    public IReadOnlyList<StageRecord> Records => _records;
+
+    /// <summary>Set once the route has ended.</summary>
+    public CascadeResult? Result { get; private set; }
+
+    /// <summary>What the route has spent so far: every stage that produced tokens was paid for.</summary>
+    public decimal SpentUsd { get; private set; }
+
+    /// <summary>The next stage to call, or null when the route has ended (see <see cref="Result"/>).</summary>
+    public StageCall? NextStage(double elapsedMs)
+    {
+        if (Result is not null)
+        {
+            return null;
+        }
+
+        if (_next >= Plan.Stages.Count)
+        {
+            Finish(RouteFailureOfFailedStages());
+            return null;
+        }
+
+        var deadline = Plan.StageTimeout;
+        if (Plan.Limits.MaxLatencyMs is { } budget)
+        {
+            var remaining = TimeSpan.FromMilliseconds(budget - elapsedMs);
+            if (remaining <= TimeSpan.Zero)
+            {
+                Finish(RouteFailure.TimedOut);
+                return null;
+            }
+
+            deadline = remaining < deadline ? remaining : deadline;
+        }
+
+        return new StageCall(Plan.Stages[_next], _next, _next == Plan.Stages.Count - 1, deadline);
+    }
+
+    /// <summary>Records the outcome of the stage <see cref="NextStage"/> returned and decides on it.</summary>
+    public StageRecord Record(StageOutcome outcome, decimal costUsd, double elapsedMs)
+    {
+        if (Result is not null || _next >= Plan.Stages.Count)
+        {
+            throw new InvalidOperationException("The route has ended; no stage is running.");
+        }
+
+        var stage = Plan.Stages[_next];
+        var isLast = _next == Plan.Stages.Count - 1;
+        var record = new StageRecord(stage, outcome);
+        _records.Add(record);
+        SpentUsd += costUsd;
+        _next++;
+
+        switch (outcome)
+        {
+            case StageAnswered answered:
+                Decide(record, answered, isLast, elapsedMs);
+                break;
+            case StageAborted:
+                (record.Decision, record.Reason, record.Discarded) = (PolicyDecision.Escalate, StageReason.LowGroupConfidence, true);
+                break;
+            case StageFailed failed:
+                (record.Decision, record.Reason) = (isLast ? PolicyDecision.Stop : PolicyDecision.Escalate, failed.Reason);
+                if (failed.OutputStarted)
+                {
+                    Result = new RouteFailed(RouteFailure.StreamInterrupted);
+                }
+
+                break;
+            case ClientGone:
+                (record.Decision, record.Reason) = (PolicyDecision.Stop, StageReason.ClientDisconnected);
+                Result = new RouteFailed(RouteFailure.ClientDisconnected);
+                break;
+            default:
+                throw new ArgumentException($"Unknown outcome {outcome.GetType().Name}.", nameof(outcome));
+        }
+
+        return record;
+    }
+
+    private void Decide(StageRecord record, StageAnswered answered, bool isLast, double elapsedMs)
+    {
+        if (Plan.Mode == RoutingMode.Direct)
+        {
+            Accept(record, PolicyDecision.Accept, StageReason.DirectModel, null);
+            return;
+        }
+
+        if (isLast)
+        {
+            Accept(record, PolicyDecision.Accept, StageReason.LastStage, null);
+            return;
+        }
+
+        if (Plan.Rule is not { } rule)
+        {
+            (record.Decision, record.Reason, record.Discarded) = (PolicyDecision.Escalate, StageReason.PolicyUnavailable, true);
+            return;
+        }
+
+        var next = Plan.Stages[_next];
+        var nextCost = next.Price.Cost(answered.PromptTokens, Math.Max(answered.CompletionTokens, 1));
+        var verdict = rule.Decide(record.Stage.ChainIndex, answered.Confidence, (double)SpentUsd, elapsedMs, Plan.Limits, (double)nextCost);
+        if (verdict.Decision == PolicyDecision.Escalate)
+        {
+            (record.Decision, record.Reason, record.Threshold, record.Discarded) = (verdict.Decision, verdict.Reason, verdict.Threshold, true);
+            return;
+        }
+
+        Accept(record, verdict.Decision, verdict.Reason, verdict.Threshold);
+    }
+
+    private void Accept(StageRecord record, PolicyDecision decision, StageReason reason, double? threshold)
+    {
+        (record.Decision, record.Reason, record.Threshold) = (decision, reason, threshold);
+        Result = new RouteAnswered(_records.Count - 1);
+    }
+
+    /// <summary>
+    /// No stage answered acceptably: an answer already paid for beats an error, so the most confident
+    /// discarded answer is returned; otherwise the route fails.
+    /// </summary>
+    private void Finish(RouteFailure failure)
+    {
+        var best = -1;
+        for (var i = 0; i < _records.Count; i++)
+        {
+            if (_records[i] is { Discarded: true, Outcome: StageAnswered answered }
+                && (best < 0 || answered.Confidence > ((StageAnswered)_records[best].Outcome).Confidence))
+            {
+                best = i;
+            }
+        }
+
+        if (best >= 0)
+        {
+            (_records[best].Decision, _records[best].Reason, _records[best].Discarded) = (PolicyDecision.Accept, StageReason.FallbackAfterFailure, false);
+            Result = new RouteAnswered(best);
+            return;
+        }
+
+        Result = new RouteFailed(failure);
+    }
+
+    private RouteFailure RouteFailureOfFailedStages()
+    {
+        var failures = _records.Select(r => r.Outcome).OfType<StageFailed>().ToList();
+        if (failures.Count > 0 && failures.All(f => f.Reason == StageReason.ContextLengthExceeded))
+        {
+            return RouteFailure.ContextLengthExceeded;
+        }
+
+        return failures.Count > 0 && failures.All(f => f.TimedOut) ? RouteFailure.TimedOut : RouteFailure.AllStagesFailed;
+    }
+}
