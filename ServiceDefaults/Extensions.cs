@@ -96,8 +96,21 @@ public static class Extensions
                 registration.Name = name;
                 registration.FailureStatus = failureStatus;
                 registration.Timeout = timeout;
+                var check = registration.Factory;
+                registration.Factory = provider => new HealthCheckWithinTimeout(check(provider));
             }
         });
+
+    /// <summary>
+    /// The health-check service cancels a check's token at its timeout but then still awaits it, and
+    /// some clients ignore the token (StackExchange.Redis's PING waits for its own 5 s timeout while
+    /// Redis is frozen): this stops waiting when the token fires, so the timeout holds.
+    /// </summary>
+    private sealed class HealthCheckWithinTimeout(IHealthCheck check) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+            check.CheckHealthAsync(context, cancellationToken).WaitAsync(cancellationToken);
+    }
 
     public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder)
         where TBuilder : IHostApplicationBuilder
