@@ -219,7 +219,7 @@ public sealed class RouterBenchmark : IBenchmark
 
     private static MarkdownTable ResultTable(List<TargetRun> runs, string? portkeySkipped)
     {
-        var table = new MarkdownTable("target", "c=1 p50 / p99 ms", "c=1 overhead p50 / p99 ms", "c=32 req/s", "c=32 p50 / p99 ms", "errors c=1 / c=32", "CPU ms/request c=32, its processes", "CPU ms/request c=32, all incl. mock + load generator");
+        var table = new MarkdownTable("target", "c=1 p50 / p99 ms", "c=1 overhead p50 / p99 ms", "c=32 req/s", "c=32 p50 / p99 ms", "errors c=1 / c=32", "CPU ms/request c=32, its processes", "CPU ms/request c=32, all incl. mock + load generator", $"req/s the {Environment.ProcessorCount} cores allow at that cost");
         var direct = runs.Single(r => r.Target.Load.Name == Direct && r.Concurrency == 1).Load.Latency;
         foreach (var name in runs.Select(r => r.Target.Load.Name).Distinct())
         {
@@ -233,12 +233,13 @@ public sealed class RouterBenchmark : IBenchmark
                 Ms(many.Load.Latency.P50Ms, many.Load.Latency.P99Ms),
                 Invariant($"{one.Load.Errors} / {many.Load.Errors}"),
                 Invariant($"{many.CpuPerRequestMs(many.Target.Processes):F3}"),
-                Invariant($"{many.CpuPerRequestMs(many.Cpu.Keys):F3}"));
+                Invariant($"{many.CpuPerRequestMs(many.Cpu.Keys):F3}"),
+                Invariant($"{CpuBoundRate(many):N0}"));
         }
 
         if (portkeySkipped is not null)
         {
-            table.Add($"Portkey gateway: skipped, {portkeySkipped}", "-", "-", "-", "-", "-", "-", "-");
+            table.Add($"Portkey gateway: skipped, {portkeySkipped}", "-", "-", "-", "-", "-", "-", "-", "-");
         }
 
         return table;
@@ -266,14 +267,14 @@ public sealed class RouterBenchmark : IBenchmark
         var direct = runs.Single(r => r.Target.Load.Name == Direct && r.Concurrency == 1).Load.Latency;
         var accepted1 = runs.Single(r => r.Target.Load.Name == Accepted && r.Concurrency == 1).Load;
         var accepted32 = runs.Single(r => r.Target.Load.Name == Accepted && r.Concurrency == 32);
-        var escalated32 = runs.Single(r => r.Target.Load.Name == Escalated && r.Concurrency == 32).Load;
+        var escalated32 = runs.Single(r => r.Target.Load.Name == Escalated && r.Concurrency == 32);
         var cpu = accepted32.CpuPerRequestMs(RouterProcesses);
         var table = new MarkdownTable("acceptance (issues 15 and 14)", "target", "measured", "");
         void Row(string what, string target, string measured, bool met) => table.Add(what, target, measured, met ? "met" : "MISSED");
         Row("c=1 overhead p50, accepted at stage 1", "<= 0.5 ms", Invariant($"{accepted1.Latency.P50Ms - direct.P50Ms:F3} ms"), accepted1.Latency.P50Ms - direct.P50Ms <= 0.5);
         Row("c=1 overhead p99, accepted at stage 1", "<= 3 ms", Invariant($"{accepted1.Latency.P99Ms - direct.P99Ms:F3} ms"), accepted1.Latency.P99Ms - direct.P99Ms <= 3);
-        Row("c=32 accepted at stage 1", ">= 5,000 req/s, no errors", Invariant($"{accepted32.Load.RequestsPerSecond:N0} req/s, {accepted32.Load.Errors} errors"), accepted32.Load.RequestsPerSecond >= 5000 && accepted32.Load.Errors == 0);
-        Row("c=32 escalated once", ">= 2,800 req/s", Invariant($"{escalated32.RequestsPerSecond:N0} req/s, {escalated32.Errors} errors"), escalated32.RequestsPerSecond >= 2800);
+        Row("c=32 accepted at stage 1", ">= 5,000 req/s, no errors", Invariant($"{accepted32.Load.RequestsPerSecond:N0} req/s, {accepted32.Load.Errors} errors (CPU-bound ceiling {CpuBoundRate(accepted32):N0})"), accepted32.Load.RequestsPerSecond >= 5000 && accepted32.Load.Errors == 0);
+        Row("c=32 escalated once", ">= 2,800 req/s", Invariant($"{escalated32.Load.RequestsPerSecond:N0} req/s, {escalated32.Load.Errors} errors (CPU-bound ceiling {CpuBoundRate(escalated32):N0})"), escalated32.Load.RequestsPerSecond >= 2800);
         Row("CPU per routed request, the router's processes, c=32, accepted at stage 1", "<= 0.3 ms", Invariant($"{cpu:F3} ms ({accepted32.CpuPerRequestMs(accepted32.Cpu.Keys):F3} with the mock and the load generator)"), cpu <= 0.3);
         Row("Redis frozen: p50 rise over the quiet p50", "<= 50 ms", Invariant($"{frozen.Frozen.Latency.P50Ms - frozen.Quiet.Latency.P50Ms:F3} ms"), frozen.Frozen.Latency.P50Ms - frozen.Quiet.Latency.P50Ms <= 50);
         Row("Redis frozen: slowest /health", "<= 1,000 ms", Invariant($"{frozen.SlowestHealthMs:F0} ms"), frozen.SlowestHealthMs <= 1000);
@@ -360,6 +361,13 @@ public sealed class RouterBenchmark : IBenchmark
             throw new InvalidOperationException($"kill -{signal} {pid} failed with exit code {kill.ExitCode}.");
         }
     }
+
+    /// <summary>
+    /// The rate at which every process together (mock and load generator included) would use all the
+    /// machine's cores at the CPU cost per request measured: what the run could reach with the cores to
+    /// itself, a figure other work on a shared machine disturbs less than the rate it measured.
+    /// </summary>
+    private static double CpuBoundRate(TargetRun run) => Environment.ProcessorCount * 1000 / run.CpuPerRequestMs(run.Cpu.Keys);
 
     private static string Ms(double p50, double p99) => Invariant($"{p50:F2} / {p99:F2}");
 
