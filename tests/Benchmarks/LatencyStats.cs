@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Router.Benchmarks;
 
 /// <summary>Latency percentiles over a set of timed calls.</summary>
-public sealed record LatencyStats(int Count, double P50Ms, double P95Ms, double P99Ms, double MeanMs)
+public sealed record LatencyStats(int Count, double P50Ms, double P95Ms, double P99Ms, double MeanMs, double MaxMs)
 {
     public static LatencyStats From(IReadOnlyCollection<double> millis)
     {
@@ -13,7 +13,7 @@ public sealed record LatencyStats(int Count, double P50Ms, double P95Ms, double 
         }
 
         var sorted = millis.Order().ToArray();
-        return new LatencyStats(sorted.Length, Percentile(sorted, 0.50), Percentile(sorted, 0.95), Percentile(sorted, 0.99), sorted.Average());
+        return new LatencyStats(sorted.Length, Percentile(sorted, 0.50), Percentile(sorted, 0.95), Percentile(sorted, 0.99), sorted.Average(), sorted[^1]);
     }
 
     private static double Percentile(double[] sorted, double q) =>

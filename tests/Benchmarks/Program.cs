@@ -1,5 +1,11 @@
 using Router.Benchmarks;
 
+// The router benchmark starts this program a second time as its mock model server, a process of its own.
+if (args is [MockModelServer.Command, var url])
+{
+    return await MockModelServer.RunAsync(url);
+}
+
 var benchmarks = typeof(IBenchmark).Assembly.GetTypes()
     .Where(t => t is { IsAbstract: false, IsInterface: false } && typeof(IBenchmark).IsAssignableFrom(t))
     .Select(t => (IBenchmark)Activator.CreateInstance(t)!)

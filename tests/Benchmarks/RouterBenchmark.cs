@@ -1,233 +1,413 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Json;
 using System.Text.Json;
-using Router.Contracts;
 using Router.LocalServers;
-using Router.Testing;
 
 namespace Router.Benchmarks;
 
 /// <summary>
-/// The whole routed path (Gateway -> worker -> Scoring -> Policy -> ledger journal) with
-/// zero-latency simulated workers, against a direct gRPC call to the same worker: the router's
-/// overhead at concurrency 1, 32 and 128 on the full path and on response-cache hits, the
-/// sustained rate and its errors, each hop's cost from the traces, and each service's peak memory.
+/// Issue 15's side-by-side measurement, in one run: a direct call to a mock OpenAI-compatible model
+/// server that answers at once, the Portkey gateway from npm in front of it (when node is here), and
+/// this router (a named model, a cascade accepted at stage 1, a cascade escalated once), all driven
+/// by the same closed-loop load generator at c = 1 and 32 with every request distinct; latency,
+/// overhead over the direct call, requests/s, errors and CPU per request of every process, beside the
+/// issue's acceptance targets. Then issue 14's frozen-Redis check: p50 with Redis stopped by SIGSTOP
+/// against the quiet p50, and how fast /health answers meanwhile.
 /// </summary>
 public sealed class RouterBenchmark : IBenchmark
 {
+    /// <summary>Seconds each target is measured at each concurrency (after a warm-up); default 10.</summary>
+    public const string SecondsVariable = "ROUTER_BENCHMARK_SECONDS";
+
+    private const string Question = "Which planet is known as the Red Planet? A) Venus B) Mars C) Jupiter D) Saturn";
+    private const double Unsure = 0.2;
+    private const string Direct = "direct call to the mock model server";
+    private const string Portkey = $"Portkey gateway {PortkeyGateway.Version} (npm), one hop, no scoring or ledger";
+    private const string Named = "this router, a named model (worker + Scoring + ledger)";
+    private const string Accepted = "this router, cascade accepted at stage 1";
+    private const string Escalated = "this router, cascade escalated once";
+    private static readonly int[] Concurrencies = [1, 32];
+    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan SystemWarmUp = TimeSpan.FromSeconds(5);
+
+    /// <summary>Long enough for several requests even when each waits out a Redis timeout of seconds.</summary>
+    private static readonly TimeSpan FrozenAtLeast = TimeSpan.FromSeconds(10);
+
     public string Name => "router";
 
-    public string Description => "router overhead versus a direct worker call (c = 1, 32, 128; full path and cache hits), sustained requests/s and errors, cost per hop, peak memory per service";
+    public string Description => $"issue 15: direct call vs Portkey vs this router (named, accepted at stage 1, escalated once) at c = 1 and 32 with CPU per request of every process; issue 14: p50 and /health with Redis frozen ({SecondsVariable} sets the seconds per measurement)";
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var state = Path.Combine(Path.GetTempPath(), "router-benchmarks");
-        await using var redis = await LocalRedisServer.StartAsync(_ => { });
-        await using var postgres = await LocalPostgresServer.StartAsync(state, _ => { }, durable: false);
-        await postgres.CreateDatabaseAsync("ledger");
-        var ledger = postgres.ConnectionString("ledger");
-
-        var worker = await ServiceProcess.StartAsync("InferenceWorker", new Dictionary<string, string?>
-        {
-            ["Worker__Model"] = "llama3.1-8b",
-            ["Worker__Backend"] = "simulated",
-            ["Worker__SimulateLatency"] = "false",
-        }, cancellationToken);
-        var scoring = await ServiceProcess.StartAsync("Scoring", new Dictionary<string, string?>
-        {
-            ["ConnectionStrings__cache"] = redis.ConnectionString,
-            ["ConnectionStrings__ledger"] = ledger,
-        }, cancellationToken);
-        var policy = await ServiceProcess.StartAsync("Policy", new Dictionary<string, string?>
-        {
-            ["ConnectionStrings__ledger"] = ledger,
-            ["Policy__Defaults__single__Chain__0"] = "llama3.1-8b",
-        }, cancellationToken);
-        var gateway = await ServiceProcess.StartAsync("Gateway", new Dictionary<string, string?>
-        {
-            ["ConnectionStrings__cache"] = redis.ConnectionString,
-            ["ConnectionStrings__ledger"] = ledger,
-            ["Access__Mode"] = "Open",
-            ["Ledger__Directory"] = Path.Combine(state, "journal-" + Guid.NewGuid().ToString("N")),
-            ["Routing__DefaultPolicy"] = "single",
-            ["ResponseCache__Enabled"] = "true",
-            ["Portfolio__Json"] = TestPortfolio.Json,
-            ["services__scoring__grpc__0"] = scoring.Grpc.ToString(),
-            ["services__policy__grpc__0"] = policy.Grpc.ToString(),
-            ["services__worker-llama3-1-8b__grpc__0"] = worker.Grpc.ToString(),
-        }, cancellationToken);
-        ServiceProcess[] all = [worker, scoring, policy, gateway];
+        var measure = TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable(SecondsVariable), out var seconds) && seconds > 0 ? seconds : 10);
+        var benchmarks = Path.Combine(Path.GetTempPath(), "router-benchmarks");
+        // Short: PostgreSQL puts its socket in a folder below, and a socket path holds at most 107 bytes.
+        var state = Path.Combine(benchmarks, "r-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(state);
         try
         {
-            using var channel = worker.Channel();
-            var direct = new Inference.InferenceClient(channel);
-            using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = gateway.Http };
-            const string Question = "Which planet is known as the Red Planet? A) Venus B) Mars C) Jupiter D) Saturn";
-            var grpcRequest = new GenerateRequest { Messages = { new ChatMessage { Role = "user", Content = Question } }, TopLogprobs = 5, MaxTokens = 512 };
-            var errors = 0;
+            var (mockProcess, mock) = await MockModelServer.StartProcessAsync(cancellationToken);
+            await using var mockLifetime = mockProcess;
+            var (portkey, portkeySkipped) = await PortkeyGateway.StartAsync(benchmarks, cancellationToken);
+            await using var portkeyLifetime = portkey;
+            await using var router = await RouterSystem.StartAsync(state, mock, cancellationToken);
+            using var load = new LoadGenerator(Concurrencies.Max());
 
-            // Every full-path call asks a question never asked before, so neither the response cache
-            // nor the score cache can answer it; the cached path asks one question again and again.
-            var asked = 0;
-            Func<int, Task> viaWorker = async _ => await direct.GenerateAsync(grpcRequest, cancellationToken: cancellationToken);
-            Func<int, Task> Routed(Func<string> question) => async _ =>
+            var processes = Processes(mockProcess, portkey, router);
+            var requestIds = new ConcurrentQueue<string>();
+            var targets = Targets(mock, portkey, router, requestIds);
+            PrintSetup(router, portkey, portkeySkipped, processes, measure);
+
+            foreach (var target in targets.ToList())
             {
-                if (!await PostAsync(http, "v1/chat/completions", question(), cancellationToken))
+                if (await load.CallAsync(target.Load, cancellationToken) is { } problem)
                 {
-                    Interlocked.Increment(ref errors);
-                }
-            };
-            var fullPath = Routed(() => $"{Question} (#{Interlocked.Increment(ref asked)})");
-            var cachedPath = Routed(() => Question);
+                    if (target.Load.Name != Portkey)
+                    {
+                        throw new InvalidOperationException($"{target.Load.Name} does not answer as expected: {problem}");
+                    }
 
-            await LatencyStats.MeasureAsync(8, 500, viaWorker, cancellationToken);
-            await LatencyStats.MeasureAsync(8, 500, fullPath, cancellationToken);
-            await LatencyStats.MeasureAsync(8, 500, cachedPath, cancellationToken);
-            errors = 0;
-            Console.WriteLine($"{"concurrency",11} {"path",-30} {"calls",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"req/s",8}");
-            foreach (var concurrency in new[] { 1, 32, 128 })
-            {
-                var calls = concurrency == 1 ? 1000 : 4000;
-                var (baseline, baselineRate) = await TimedAsync(concurrency, calls, viaWorker, cancellationToken);
-                var (routed, routedRate) = await TimedAsync(concurrency, calls, fullPath, cancellationToken);
-                var (cached, cachedRate) = await TimedAsync(concurrency, calls, cachedPath, cancellationToken);
-                Print(concurrency, "direct worker gRPC", baseline, baselineRate);
-                Print(concurrency, "routed, full path", routed, routedRate);
-                Print(concurrency, "routed, response-cache hit", cached, cachedRate);
-                PrintOverhead(concurrency, "overhead, full path", routed, baseline);
-                PrintOverhead(concurrency, "overhead, cache hit", cached, baseline);
+                    portkeySkipped = $"it did not relay to the mock server: {problem}";
+                    targets.Remove(target);
+                }
             }
 
-            Console.WriteLine($"errors during the runs above: {errors}");
-            var processes = new (string Name, int Pid, bool WithChildren)[]
+            // Every process JITs and tiers up its hot path before the first measurement, at the highest concurrency.
+            Console.Error.WriteLine("warming up every target...");
+            foreach (var target in targets)
             {
-                ("load generator", Environment.ProcessId, false),
-                ("gateway", gateway.Process.Id, false),
-                ("worker", worker.Process.Id, false),
-                ("scoring", scoring.Process.Id, false),
-                ("policy", policy.Process.Id, false),
-                ("redis", redis.ProcessId ?? 0, false),
-                ("postgresql", postgres.ProcessId ?? 0, true),
-            };
-            await SustainedAsync(fullPath, () => errors, processes, cancellationToken);
-            await HopsAsync(http, Question, cancellationToken);
-            foreach (var (name, service) in new[] { ("worker", worker), ("scoring", scoring), ("policy", policy), ("gateway", gateway) })
+                await load.RunAsync(target.Load, Concurrencies.Max(), SystemWarmUp, cancellationToken);
+            }
+
+            var runs = new List<TargetRun>();
+            foreach (var concurrency in Concurrencies)
             {
-                Console.WriteLine($"peak memory {name,-8} {PeakMegabytes(service.Process.Id),7:F0} MB");
+                foreach (var target in targets)
+                {
+                    Console.Error.WriteLine($"measuring {target.Load.Name} at c={concurrency} for {measure.TotalSeconds:0} s...");
+                    await load.RunAsync(target.Load, concurrency, WarmUp, cancellationToken);
+                    var before = processes.ToDictionary(p => p.Name, p => p.Cpu());
+                    var result = await load.RunAsync(target.Load, concurrency, measure, cancellationToken);
+                    var cpu = processes.ToDictionary(p => p.Name, p => p.Cpu() - before[p.Name]);
+                    runs.Add(new TargetRun(target, concurrency, result, cpu));
+                }
+            }
+
+            Console.Error.WriteLine("measuring with Redis frozen...");
+            var frozen = await FrozenRedisAsync(load, targets.Single(t => t.Load.Name == Accepted).Load, router, measure > FrozenAtLeast ? measure : FrozenAtLeast, cancellationToken);
+            var routed = requestIds.ToList();
+            var recorded = await router.LedgerRowsAsync(routed, cancellationToken);
+
+            Console.WriteLine();
+            Console.WriteLine(ResultTable(runs, portkeySkipped));
+            Console.WriteLine(CpuTable(runs, processes));
+            Console.WriteLine(AcceptanceTable(runs, frozen));
+            Console.WriteLine(frozen.Table());
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"ledger: {recorded} of the {routed.Count} requests the router answered are in PostgreSQL ({routed.Count - recorded} missing; the request id is the primary key, so none is there twice)."));
+            foreach (var (what, result) in runs.Select(r => ($"{r.Target.Load.Name} at c={r.Concurrency}", r.Load)).Append(("the stage-1 cascade with Redis frozen", frozen.Frozen)))
+            {
+                if (result.FirstError is not null)
+                {
+                    Console.WriteLine($"first error of {what}: {result.FirstError}");
+                }
             }
         }
         finally
         {
-            foreach (var service in all)
+            try
             {
-                await service.DisposeAsync();
+                Directory.Delete(state, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A leftover folder under the temp directory is harmless.
             }
         }
     }
 
-    private static async Task<bool> PostAsync(HttpClient http, string path, string question, CancellationToken cancellationToken)
+    /// <summary>Every process whose CPU is measured; each target's own are named in <see cref="BenchmarkTarget.Processes"/>.</summary>
+    private static List<MeasuredProcess> Processes(ChildProcess mock, PortkeyGateway? portkey, RouterSystem router)
     {
-        var body = JsonSerializer.Serialize(new { model = "auto", messages = new[] { new { role = "user", content = question } } });
-        using var response = await http.PostAsync(path, new StringContent(body, System.Text.Encoding.UTF8, "application/json"), cancellationToken);
-        await response.Content.ReadAsByteArrayAsync(cancellationToken);
-        return response.IsSuccessStatusCode;
-    }
-
-    private static async Task<(LatencyStats Stats, double Rate)> TimedAsync(int concurrency, int calls, Func<int, Task> call, CancellationToken cancellationToken)
-    {
-        var started = System.Diagnostics.Stopwatch.StartNew();
-        var stats = await LatencyStats.MeasureAsync(concurrency, calls, call, cancellationToken);
-        return (stats, calls / started.Elapsed.TotalSeconds);
-    }
-
-    /// <summary>The full path under a closed loop of 64 callers for 15 s: the rate the system sustains, and how many calls failed.</summary>
-    private static async Task SustainedAsync(Func<int, Task> fullPath, Func<int> errors, (string Name, int Pid, bool WithChildren)[] processes, CancellationToken cancellationToken)
-    {
-        var cpuBefore = processes.Select(p => CpuSeconds(p.Pid, p.WithChildren)).ToArray();
-        var before = errors();
-        var calls = 0;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var duration = TimeSpan.FromSeconds(15);
-        await Task.WhenAll(Enumerable.Range(0, 64).Select(async _ =>
+        var processes = new List<MeasuredProcess>
         {
-            while (clock.Elapsed < duration)
-            {
-                await fullPath(0);
-                Interlocked.Increment(ref calls);
-            }
-        }));
-        var failed = errors() - before;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sustained, full path, 64 callers for {clock.Elapsed.TotalSeconds:F0} s: {calls / clock.Elapsed.TotalSeconds:F0} req/s, {failed} errors of {calls} ({100.0 * failed / Math.Max(1, calls):F2}%)"));
-        Console.WriteLine("CPU per routed request (ms) during that run, by process:");
-        var total = 0.0;
-        for (var i = 0; i < processes.Length; i++)
+            // Its own threads only: the system under test are its descendants.
+            new("load generator", [Environment.ProcessId], WithDescendants: false),
+            new("mock model", [mock.Id]),
+        };
+        if (portkey is not null)
         {
-            var spent = CpuSeconds(processes[i].Pid, processes[i].WithChildren) - cpuBefore[i];
-            total += spent;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {processes[i].Name,-15} {1000 * spent / Math.Max(1, calls),7:F3}"));
+            processes.Add(new("portkey", [portkey.Process.Id]));
         }
 
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {"all",-15} {1000 * total / Math.Max(1, calls),7:F3}  (the {Environment.ProcessorCount} cores allow at most {Environment.ProcessorCount * calls / Math.Max(total, 1e-9):F0} req/s at this cost)"));
+        processes.AddRange(
+        [
+            new("gateway", [router.Gateway.Process.Id]),
+            new("workers", [.. router.Workers.Select(w => w.Process.Id)]),
+            new("scoring", [router.Scoring.Process.Id]),
+            new("policy", [router.Policies.Process.Id]),
+            new("postgresql", [router.Postgres.ProcessId ?? throw new InvalidOperationException("PostgreSQL is not running.")]),
+            new("redis", [router.Redis.ProcessId ?? throw new InvalidOperationException("Redis is not running.")]),
+        ]);
+        return processes;
     }
 
-    /// <summary>User plus system CPU seconds of a process, and if asked of everything it started (PostgreSQL's backends).</summary>
-    private static double CpuSeconds(int pid, bool withChildren)
+    private static readonly string[] RouterProcesses = ["gateway", "workers", "scoring", "policy", "postgresql", "redis"];
+
+    private static List<BenchmarkTarget> Targets(Uri mock, PortkeyGateway? portkey, RouterSystem router, ConcurrentQueue<string> requestIds)
+    {
+        var small = router.Models[0];
+        var chatCompletions = new Uri(mock, "v1/chat/completions");
+
+        // What a worker asks the model server for: the answer with the top-5 log-probs of every token.
+        string ModelRequest(long n) => JsonSerializer.Serialize(new
+        {
+            model = small,
+            messages = new[] { new { role = "user", content = $"{Question} (request {n})" } },
+            max_tokens = 512,
+            logprobs = true,
+            top_logprobs = 5,
+        });
+        string RoutedRequest(string model, double? confidence, long n) => JsonSerializer.Serialize(new
+        {
+            model,
+            messages = new[] { new { role = "user", content = MockAnswer.Prompt($"{Question} (request {n})", confidence) } },
+        });
+
+        // A routed answer must have taken the route the row claims, and its id is kept to find it in the ledger.
+        Func<HttpResponseMessage, string?> RoutedOver(params string[] stages) => response =>
+        {
+            var taken = response.Headers.TryGetValues("x-router-stages", out var values) ? string.Join(",", values) : "(no x-router-stages header)";
+            if (response.Headers.TryGetValues("x-router-request-id", out var ids))
+            {
+                requestIds.Enqueue(ids.First());
+            }
+
+            return taken == string.Join(",", stages) ? null : $"routed over {taken}, expected {string.Join(",", stages)}";
+        };
+
+        var gateway = new Uri(router.Gateway.Http, "v1/chat/completions");
+        var none = new Dictionary<string, string>();
+        var cascade = $"cascade/{RouterSystem.Policy}";
+        var targets = new List<BenchmarkTarget>
+        {
+            new(new LoadTarget(Direct, chatCompletions, none, ModelRequest, _ => null), []),
+        };
+        if (portkey is not null)
+        {
+            targets.Add(new(new LoadTarget(Portkey, new Uri(portkey.Address, "v1/chat/completions"), PortkeyGateway.HeadersFor(mock), ModelRequest, _ => null), ["portkey"]));
+        }
+
+        targets.Add(new(new LoadTarget(Named, gateway, none, n => RoutedRequest(small, null, n), RoutedOver(small)), RouterProcesses));
+        targets.Add(new(new LoadTarget(Accepted, gateway, none, n => RoutedRequest(cascade, null, n), RoutedOver(small)), RouterProcesses));
+        targets.Add(new(new LoadTarget(Escalated, gateway, none, n => RoutedRequest(cascade, Unsure, n), RoutedOver([.. router.Models])), RouterProcesses));
+        return targets;
+    }
+
+    private static void PrintSetup(RouterSystem router, PortkeyGateway? portkey, string? portkeySkipped, List<MeasuredProcess> processes, TimeSpan measure)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
+            machine: {Environment.ProcessorCount} cores, load average {File.ReadAllText("/proc/loadavg").Trim()} at the start (a shared machine: other work runs beside this benchmark, so figures are noisy)
+            mock model server: its own process, answers at once with {MockAnswer.Length} tokens and their top-5 log-probs; confidence {MockAnswer.DefaultConfidence} per token, or {Unsure} for "unsure" prompts
+            router: policy '{RouterSystem.Policy}' = [{string.Join(", ", router.Models)}], stage 1 accepts at P(correct) >= {RouterSystem.Threshold} (uncalibrated: the geometric-mean token probability); Access:Mode=Open, response cache off (the defaults), Scoring's score cache on; PostgreSQL and the Gateway's journal fsync on
+            Portkey: {(portkey is not null ? $"{PortkeyGateway.Version} on node, --headless, NODE_ENV=production" : $"skipped: {portkeySkipped}")}
+            load: closed loop, HTTP/1.1 keep-alive, every request distinct; {WarmUp.TotalSeconds:0} s warm-up then {measure.TotalSeconds:0} s measured per target and concurrency
+            processes measured (CPU = utime + stime of each process tree from /proc): {string.Join(", ", processes.Select(p => $"{p.Name} (pid {string.Join(" ", p.Pids)})"))}
+            """));
+    }
+
+    private static MarkdownTable ResultTable(List<TargetRun> runs, string? portkeySkipped)
+    {
+        var table = new MarkdownTable("target", "c=1 p50 / p99 ms", "c=1 overhead p50 / p99 ms", "c=32 req/s", "c=32 p50 / p99 ms", "errors c=1 / c=32", "CPU ms/request c=32, its processes", "CPU ms/request c=32, all incl. mock + load generator", $"req/s the {Environment.ProcessorCount} cores allow at that cost");
+        var direct = runs.Single(r => r.Target.Load.Name == Direct && r.Concurrency == 1).Load.Latency;
+        foreach (var name in runs.Select(r => r.Target.Load.Name).Distinct())
+        {
+            var one = runs.Single(r => r.Target.Load.Name == name && r.Concurrency == 1);
+            var many = runs.Single(r => r.Target.Load.Name == name && r.Concurrency == 32);
+            table.Add(
+                name,
+                Ms(one.Load.Latency.P50Ms, one.Load.Latency.P99Ms),
+                Ms(one.Load.Latency.P50Ms - direct.P50Ms, one.Load.Latency.P99Ms - direct.P99Ms),
+                Invariant($"{many.Load.RequestsPerSecond:N0}"),
+                Ms(many.Load.Latency.P50Ms, many.Load.Latency.P99Ms),
+                Invariant($"{one.Load.Errors} / {many.Load.Errors}"),
+                Invariant($"{many.CpuPerRequestMs(many.Target.Processes):F3}"),
+                Invariant($"{many.CpuPerRequestMs(many.Cpu.Keys):F3}"),
+                Invariant($"{CpuBoundRate(many):N0}"));
+        }
+
+        if (portkeySkipped is not null)
+        {
+            table.Add($"Portkey gateway: skipped, {portkeySkipped}", "-", "-", "-", "-", "-", "-", "-", "-");
+        }
+
+        return table;
+    }
+
+    private static MarkdownTable CpuTable(List<TargetRun> runs, List<MeasuredProcess> processes)
+    {
+        var table = new MarkdownTable([$"CPU ms per request", "c", .. processes.Select(p => p.Name), "its processes", "all"]);
+        foreach (var run in runs)
+        {
+            table.Add([
+                run.Target.Load.Name,
+                Invariant($"{run.Concurrency}"),
+                .. processes.Select(p => Invariant($"{run.CpuPerRequestMs([p.Name]):F3}")),
+                Invariant($"{run.CpuPerRequestMs(run.Target.Processes):F3}"),
+                Invariant($"{run.CpuPerRequestMs(run.Cpu.Keys):F3}"),
+            ]);
+        }
+
+        return table;
+    }
+
+    private static MarkdownTable AcceptanceTable(List<TargetRun> runs, FrozenRedis frozen)
+    {
+        var direct = runs.Single(r => r.Target.Load.Name == Direct && r.Concurrency == 1).Load.Latency;
+        var accepted1 = runs.Single(r => r.Target.Load.Name == Accepted && r.Concurrency == 1).Load;
+        var accepted32 = runs.Single(r => r.Target.Load.Name == Accepted && r.Concurrency == 32);
+        var escalated32 = runs.Single(r => r.Target.Load.Name == Escalated && r.Concurrency == 32);
+        var cpu = accepted32.CpuPerRequestMs(RouterProcesses);
+        var table = new MarkdownTable("acceptance (issues 15 and 14)", "target", "measured", "");
+        void Row(string what, string target, string measured, bool met) => table.Add(what, target, measured, met ? "met" : "MISSED");
+        Row("c=1 overhead p50, accepted at stage 1", "<= 0.5 ms", Invariant($"{accepted1.Latency.P50Ms - direct.P50Ms:F3} ms"), accepted1.Latency.P50Ms - direct.P50Ms <= 0.5);
+        Row("c=1 overhead p99, accepted at stage 1", "<= 3 ms", Invariant($"{accepted1.Latency.P99Ms - direct.P99Ms:F3} ms"), accepted1.Latency.P99Ms - direct.P99Ms <= 3);
+        Row("c=32 accepted at stage 1", ">= 5,000 req/s, no errors", Invariant($"{accepted32.Load.RequestsPerSecond:N0} req/s, {accepted32.Load.Errors} errors (CPU-bound ceiling {CpuBoundRate(accepted32):N0})"), accepted32.Load.RequestsPerSecond >= 5000 && accepted32.Load.Errors == 0);
+        Row("c=32 escalated once", ">= 2,800 req/s", Invariant($"{escalated32.Load.RequestsPerSecond:N0} req/s, {escalated32.Load.Errors} errors (CPU-bound ceiling {CpuBoundRate(escalated32):N0})"), escalated32.Load.RequestsPerSecond >= 2800);
+        Row("CPU per routed request, the router's processes, c=32, accepted at stage 1", "<= 0.3 ms", Invariant($"{cpu:F3} ms ({accepted32.CpuPerRequestMs(accepted32.Cpu.Keys):F3} with the mock and the load generator)"), cpu <= 0.3);
+        Row("Redis frozen: p50 rise over the quiet p50", "<= 50 ms", Invariant($"{frozen.Frozen.Latency.P50Ms - frozen.Quiet.Latency.P50Ms:F3} ms"), frozen.Frozen.Latency.P50Ms - frozen.Quiet.Latency.P50Ms <= 50);
+        Row("Redis frozen: slowest /health", "<= 1,000 ms", Invariant($"{frozen.SlowestHealthMs:F0} ms"), frozen.SlowestHealthMs <= 1000);
+        return table;
+    }
+
+    /// <summary>
+    /// The stage-1 cascade at c=1 for <paramref name="duration"/> with Redis answering, then again with
+    /// Redis stopped (SIGSTOP: its connections stay open and nothing answers, as with a hung server)
+    /// while /health is asked every 250 ms; Redis is resumed whatever happens.
+    /// </summary>
+    private static async Task<FrozenRedis> FrozenRedisAsync(LoadGenerator load, LoadTarget target, RouterSystem router, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var quiet = await load.RunAsync(target, 1, duration, cancellationToken);
+        var redis = router.Redis.ProcessId ?? throw new InvalidOperationException("Redis is not running.");
+        await SignalAsync(redis, "STOP");
+        try
+        {
+            using var probing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var health = ProbeHealthAsync(new Uri(router.Gateway.Http, "/health"), probing.Token);
+            var frozen = await load.RunAsync(target, 1, duration, cancellationToken);
+            await probing.CancelAsync();
+            return new FrozenRedis(quiet, frozen, await health);
+        }
+        finally
+        {
+            await SignalAsync(redis, "CONT");
+        }
+    }
+
+    private static async Task<List<(double Ms, string Status)>> ProbeHealthAsync(Uri health, CancellationToken stop)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var probes = new List<(double, string)>();
+        while (!stop.IsCancellationRequested)
+        {
+            var started = Stopwatch.GetTimestamp();
+            string status;
+            try
+            {
+                using var response = await http.GetAsync(health, CancellationToken.None);
+                status = $"{(int)response.StatusCode} {HealthSummary(await response.Content.ReadAsStringAsync(CancellationToken.None))}";
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                status = e.GetType().Name;
+            }
+
+            probes.Add((Stopwatch.GetElapsedTime(started).TotalMilliseconds, status));
+            try
+            {
+                await Task.Delay(250, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+
+        return probes;
+    }
+
+    /// <summary>The overall status of a /health report and the checks that are not healthy, e.g. "Degraded (cache)".</summary>
+    private static string HealthSummary(string report)
     {
         try
         {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            var own = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
-            if (!withChildren)
-            {
-                return own;
-            }
-
-            return own + Directory.GetDirectories($"/proc/{pid}/task")
-                .SelectMany(task => File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                .Sum(child => CpuSeconds(int.Parse(child, CultureInfo.InvariantCulture), withChildren: true));
+            var root = JsonDocument.Parse(report).RootElement;
+            var unhealthy = root.GetProperty("checks").EnumerateObject().Where(c => c.Value.GetProperty("status").GetString() != "Healthy").Select(c => c.Name);
+            return $"{root.GetProperty("status").GetString()} ({string.Join(", ", unhealthy)})";
         }
-        catch (IOException)
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
         {
-            // The process (a PostgreSQL backend, say) exited while it was being read.
-            return 0;
+            return report.Length > 60 ? report[..60] : report;
         }
     }
 
-    /// <summary>Each hop's share of a routed request, from the hops_ms of 300 /v1/route traces of new questions, one at a time.</summary>
-    private static async Task HopsAsync(HttpClient http, string question, CancellationToken cancellationToken)
+    private static async Task SignalAsync(int pid, string signal)
     {
-        var hops = new Dictionary<string, List<double>>(StringComparer.Ordinal);
-        var totals = new List<double>();
-        var observed = new List<double>();
-        for (var i = 0; i < 300; i++)
+        using var kill = Process.Start("kill", [$"-{signal}", pid.ToString(CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0)
         {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            using var response = await http.PostAsJsonAsync("v1/route", new { model = "auto", messages = new[] { new { role = "user", content = $"{question} (hop #{i})" } } }, cancellationToken);
-            var trace = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
-            observed.Add(clock.Elapsed.TotalMilliseconds);
-            totals.Add(trace.GetProperty("latency_ms").GetDouble());
-            foreach (var hop in trace.GetProperty("hops_ms").EnumerateObject())
-            {
-                (hops.TryGetValue(hop.Name, out var samples) ? samples : hops[hop.Name] = []).Add(hop.Value.GetDouble());
-            }
-        }
-
-        Console.WriteLine($"{"hop (from traces, c=1)",-24} {"p50 ms",8} {"p99 ms",8}");
-        foreach (var (hop, samples) in hops.Append(KeyValuePair.Create("routing total", totals)).Append(KeyValuePair.Create("as the client saw it", observed)))
-        {
-            var stats = LatencyStats.From(samples);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{hop,-24} {stats.P50Ms,8:F3} {stats.P99Ms,8:F3}"));
+            throw new InvalidOperationException($"kill -{signal} {pid} failed with exit code {kill.ExitCode}.");
         }
     }
 
-    private static void PrintOverhead(int concurrency, string path, LatencyStats routed, LatencyStats baseline) =>
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{concurrency,11} {path,-30} {"",6} {routed.P50Ms - baseline.P50Ms,8:F3} {routed.P95Ms - baseline.P95Ms,8:F3} {routed.P99Ms - baseline.P99Ms,8:F3}"));
+    /// <summary>
+    /// The rate at which every process together (mock and load generator included) would use all the
+    /// machine's cores at the CPU cost per request measured: what the run could reach with the cores to
+    /// itself, a figure other work on a shared machine disturbs less than the rate it measured.
+    /// </summary>
+    private static double CpuBoundRate(TargetRun run) => Environment.ProcessorCount * 1000 / run.CpuPerRequestMs(run.Cpu.Keys);
 
-    private static double PeakMegabytes(int pid) =>
-        File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
-            .Select(l => double.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024).FirstOrDefault();
+    private static string Ms(double p50, double p99) => Invariant($"{p50:F2} / {p99:F2}");
 
-    private static void Print(int concurrency, string path, LatencyStats stats, double rate) =>
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{concurrency,11} {path,-30} {stats.Count,6} {stats.P50Ms,8:F3} {stats.P95Ms,8:F3} {stats.P99Ms,8:F3} {rate,8:F0}"));
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>A target of the load generator and the processes that serve it besides the mock model and the load generator.</summary>
+public sealed record BenchmarkTarget(LoadTarget Load, IReadOnlyList<string> Processes);
+
+/// <summary>A process (or the workers together) whose CPU time is measured: the roots of the trees <see cref="Cpu"/> sums.</summary>
+public sealed record MeasuredProcess(string Name, IReadOnlyList<int> Pids, bool WithDescendants = true)
+{
+    public TimeSpan Cpu() => Pids.Aggregate(TimeSpan.Zero, (sum, pid) => sum + (WithDescendants ? ProcessCpu.OfTree(pid) : ProcessCpu.OfProcess(pid)));
+}
+
+/// <summary>One target measured at one concurrency, with the CPU each process spent meanwhile.</summary>
+public sealed record TargetRun(BenchmarkTarget Target, int Concurrency, LoadResult Load, IReadOnlyDictionary<string, TimeSpan> Cpu)
+{
+    /// <summary>CPU milliseconds per completed request of the named processes, the load generator and the mock model included only if named.</summary>
+    public double CpuPerRequestMs(IEnumerable<string> processes) =>
+        processes.Sum(p => Cpu.TryGetValue(p, out var spent) ? spent.TotalMilliseconds : 0) / Math.Max(1, Load.Completed);
+}
+
+/// <summary>Issue 14's frozen-Redis measurement: the same requests with Redis answering and stopped, and /health meanwhile.</summary>
+public sealed record FrozenRedis(LoadResult Quiet, LoadResult Frozen, IReadOnlyList<(double Ms, string Status)> Health)
+{
+    public double SlowestHealthMs => Health.Count == 0 ? double.NaN : Health.Max(h => h.Ms);
+
+    public MarkdownTable Table()
+    {
+        var table = new MarkdownTable("Redis frozen (SIGSTOP), cascade accepted at stage 1, c=1", "requests", "p50 ms", "p99 ms", "max ms", "errors", "/health while frozen");
+        table.Add("quiet", Count(Quiet), F(Quiet.Latency.P50Ms), F(Quiet.Latency.P99Ms), F(Quiet.Latency.MaxMs), Count(Quiet.Errors), "-");
+        var statuses = string.Join(", ", Health.GroupBy(h => h.Status).Select(g => $"{g.Count()} x {g.Key}"));
+        table.Add("Redis frozen", Count(Frozen), F(Frozen.Latency.P50Ms), F(Frozen.Latency.P99Ms), F(Frozen.Latency.MaxMs), Count(Frozen.Errors), string.Create(CultureInfo.InvariantCulture, $"{Health.Count} probes, slowest {SlowestHealthMs:F0} ms: {statuses}"));
+        return table;
+    }
+
+    private static string Count(LoadResult result) => Count(result.Completed);
+
+    private static string Count(int count) => count.ToString(CultureInfo.InvariantCulture);
+
+    private static string F(double ms) => ms.ToString("F2", CultureInfo.InvariantCulture);
 }

@@ -31,28 +31,51 @@ public sealed class ServiceProcess : IAsyncDisposable
         };
         var assembly = BuiltService(service);
         var process = ChildProcess.Start("dotnet", [assembly], environment, Path.GetDirectoryName(assembly));
-        using var client = new HttpClient { BaseAddress = http };
+        await WaitUntilAnswersAsync(service, process, new Uri(http, "/alive"), cancellationToken);
+        return new ServiceProcess(process, http, grpc);
+    }
+
+    /// <summary>
+    /// Polls <paramref name="probe"/> until it answers 2xx. If the process exits, a minute passes or
+    /// the run is cancelled first, the process is killed, so a failed start leaves nothing running.
+    /// </summary>
+    public static async Task WaitUntilAnswersAsync(string name, ChildProcess process, Uri probe, CancellationToken cancellationToken)
+    {
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         var clock = Stopwatch.StartNew();
-        while (true)
+        try
         {
-            try
+            while (!await AnswersAsync(client, probe, cancellationToken))
             {
-                using var response = await client.GetAsync("/alive", cancellationToken);
-                if (response.IsSuccessStatusCode)
+                if (clock.Elapsed > TimeSpan.FromSeconds(60) || process.Exited.IsCompleted)
                 {
-                    return new ServiceProcess(process, http, grpc);
+                    throw new InvalidOperationException($"{name} did not start:\n{string.Join('\n', process.Tail)}");
                 }
-            }
-            catch (HttpRequestException)
-            {
-            }
 
-            if (clock.Elapsed > TimeSpan.FromSeconds(60) || process.Exited.IsCompleted)
-            {
-                throw new InvalidOperationException($"{service} did not start:\n{string.Join('\n', process.Tail)}");
+                await Task.Delay(100, cancellationToken);
             }
+        }
+        catch
+        {
+            process.Kill();
+            throw;
+        }
+    }
 
-            await Task.Delay(100, cancellationToken);
+    private static async Task<bool> AnswersAsync(HttpClient client, Uri probe, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await client.GetAsync(probe, cancellationToken);
+            return response.IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
         }
     }
 
