@@ -41,14 +41,15 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         var started = Stopwatch.GetTimestamp();
         var chat = request.Messages.Count > 0;
         using var response = await SendAsync(chat ? "v1/chat/completions" : "v1/completions", Body(request, chat, stream: false), streaming: false, cancellationToken);
-        var json = await ReadJsonAsync(response, cancellationToken);
+        using var document = await ReadJsonAsync(response, cancellationToken);
+        var json = document.RootElement;
         var total = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         var choice = FirstChoice(json);
         var result = new GenerateResponse
         {
             Model = options.Model,
-            Text = (chat ? choice["message"]?["content"] : choice["text"])?.GetValue<string>() ?? string.Empty,
-            FinishReason = choice["finish_reason"]?.GetValue<string>() ?? "stop",
+            Text = Text(chat ? Property(choice, "message") is { } message ? Property(message, "content") : null : Property(choice, "text")),
+            FinishReason = Property(choice, "finish_reason")?.GetString() ?? "stop",
             Usage = Usage(json) ?? new TokenUsage(),
             Latency = new BackendLatency { TimeToFirstTokenMs = total, TotalMs = total },
             Backend = Name,
@@ -81,17 +82,18 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
                 break;
             }
 
-            var json = ParseJson(data);
+            using var document = ParseJson(Encoding.UTF8.GetBytes(data));
+            var json = document.RootElement;
             usage = Usage(json) ?? usage;
-            if (json["choices"] is not JsonArray { Count: > 0 } choices)
+            if (Property(json, "choices") is not { ValueKind: JsonValueKind.Array } choices || choices.GetArrayLength() == 0)
             {
                 continue;
             }
 
-            var choice = choices[0]!;
-            var text = (chat ? choice["delta"]?["content"] : choice["text"])?.GetValue<string>() ?? string.Empty;
+            var choice = choices[0];
+            var text = Text(chat ? Property(choice, "delta") is { } delta ? Property(delta, "content") : null : Property(choice, "text"));
             var tokens = Tokens(choice, chat, request.TopLogprobs, requireLogprobs: text.Length > 0);
-            finish = choice["finish_reason"]?.GetValue<string>() ?? finish;
+            finish = Property(choice, "finish_reason")?.GetString() ?? finish;
             if (text.Length > 0 || tokens.Count > 0)
             {
                 firstToken ??= Stopwatch.GetElapsedTime(started).TotalMilliseconds;
@@ -125,7 +127,8 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         var generate = new GenerateRequest { MaxTokens = 1, Temperature = 0, TopLogprobs = MaxTopLogprobs, Prompt = request.Prompt };
         generate.Messages.AddRange(request.Messages);
         using var response = await SendAsync(chat ? "v1/chat/completions" : "v1/completions", Body(generate, chat, stream: false), streaming: false, cancellationToken);
-        var json = await ReadJsonAsync(response, cancellationToken);
+        using var document = await ReadJsonAsync(response, cancellationToken);
+        var json = document.RootElement;
         var first = Tokens(FirstChoice(json), chat, MaxTopLogprobs).FirstOrDefault()
             ?? throw Status(StatusCode.Internal, "returned no token to score");
         return new ScoreResponse
@@ -267,34 +270,47 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         }
     }
 
-    private async Task<JsonNode> ReadJsonAsync(HttpResponseMessage response, CancellationToken cancellationToken) =>
-        ParseJson(await response.Content.ReadAsStringAsync(cancellationToken));
+    private async Task<JsonDocument> ReadJsonAsync(HttpResponseMessage response, CancellationToken cancellationToken) =>
+        ParseJson(await response.Content.ReadAsByteArrayAsync(cancellationToken));
 
-    private JsonNode ParseJson(string text)
+    /// <summary>A read-only document over the UTF-8 bytes: logprobs make responses long, and a mutable DOM of them costs the worker most of its CPU.</summary>
+    private JsonDocument ParseJson(byte[] utf8)
     {
         try
         {
-            return JsonNode.Parse(text) ?? throw Status(StatusCode.Internal, "returned malformed JSON: null");
+            var document = JsonDocument.Parse(utf8);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                document.Dispose();
+                throw Status(StatusCode.Internal, "returned malformed JSON: not an object");
+            }
+
+            return document;
         }
         catch (JsonException e)
         {
-            throw Status(StatusCode.Internal, $"returned malformed JSON ({e.Message}): {(text.Length > 200 ? text[..200] : text)}");
+            var text = Encoding.UTF8.GetString(utf8, 0, Math.Min(utf8.Length, 200));
+            throw Status(StatusCode.Internal, $"returned malformed JSON ({e.Message}): {text}");
         }
     }
 
-    private JsonNode FirstChoice(JsonNode json) =>
-        json["choices"] is JsonArray { Count: > 0 } choices ? choices[0]! : throw Status(StatusCode.Internal, "returned no choices");
+    private static JsonElement? Property(JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
 
-    private static TokenUsage? Usage(JsonNode json) =>
-        json["usage"] is JsonObject usage
-            ? new TokenUsage { PromptTokens = usage["prompt_tokens"]?.GetValue<int>() ?? 0, CompletionTokens = usage["completion_tokens"]?.GetValue<int>() ?? 0 }
+    private static string Text(JsonElement? value) => value?.GetString() ?? string.Empty;
+
+    private JsonElement FirstChoice(JsonElement json) =>
+        Property(json, "choices") is { ValueKind: JsonValueKind.Array } choices && choices.GetArrayLength() > 0 ? choices[0] : throw Status(StatusCode.Internal, "returned no choices");
+
+    private static TokenUsage? Usage(JsonElement json) =>
+        Property(json, "usage") is { ValueKind: JsonValueKind.Object } usage
+            ? new TokenUsage { PromptTokens = Property(usage, "prompt_tokens")?.GetInt32() ?? 0, CompletionTokens = Property(usage, "completion_tokens")?.GetInt32() ?? 0 }
             : null;
 
     /// <summary>Reads per-token log-probs from either API's shape; the router cannot work without them.</summary>
-    private List<TokenLogprob> Tokens(JsonNode choice, bool chat, int topLogprobs, bool requireLogprobs = true)
+    private List<TokenLogprob> Tokens(JsonElement choice, bool chat, int topLogprobs, bool requireLogprobs = true)
     {
-        var logprobs = choice["logprobs"];
-        if (logprobs is null)
+        if (Property(choice, "logprobs") is not { } logprobs)
         {
             return requireLogprobs
                 ? throw Status(StatusCode.FailedPrecondition, "returned no logprobs; the router needs them (for vLLM, check --max-logprobs; some models or servers do not support them)")
@@ -305,34 +321,54 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         {
             return chat ? ChatTokens(logprobs, topLogprobs) : CompletionTokens(logprobs, topLogprobs);
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or NullReferenceException)
+        catch (Exception e) when (e is InvalidOperationException or FormatException or KeyNotFoundException or IndexOutOfRangeException)
         {
             throw Status(StatusCode.Internal, $"returned logprobs in an unexpected shape: {e.Message}");
         }
     }
 
-    private static List<TokenLogprob> ChatTokens(JsonNode logprobs, int topLogprobs) =>
-        [.. (logprobs["content"] as JsonArray ?? []).Select(entry =>
-        {
-            var token = new TokenLogprob { Token = entry!["token"]!.GetValue<string>(), Logprob = Logprob(entry["logprob"]) };
-            token.TopLogprobs.AddRange((entry["top_logprobs"] as JsonArray ?? []).Take(topLogprobs).Select(top =>
-                new TokenAlternative { Token = top!["token"]!.GetValue<string>(), Logprob = Logprob(top["logprob"]) }));
-            return token;
-        })];
-
-    private static List<TokenLogprob> CompletionTokens(JsonNode logprobs, int topLogprobs)
+    private static List<TokenLogprob> ChatTokens(JsonElement logprobs, int topLogprobs)
     {
-        var tokens = logprobs["tokens"] as JsonArray ?? [];
-        var values = logprobs["token_logprobs"] as JsonArray ?? [];
-        var tops = logprobs["top_logprobs"] as JsonArray;
-        var result = new List<TokenLogprob>(tokens.Count);
-        for (var i = 0; i < tokens.Count; i++)
+        var result = new List<TokenLogprob>();
+        if (Property(logprobs, "content") is not { ValueKind: JsonValueKind.Array } content)
         {
-            var token = new TokenLogprob { Token = tokens[i]!.GetValue<string>(), Logprob = Logprob(values[i]) };
-            if (tops?[i] is JsonObject alternatives)
+            return result;
+        }
+
+        foreach (var entry in content.EnumerateArray())
+        {
+            var token = new TokenLogprob { Token = entry.GetProperty("token").GetString()!, Logprob = Logprob(Property(entry, "logprob")) };
+            if (Property(entry, "top_logprobs") is { ValueKind: JsonValueKind.Array } tops)
             {
-                token.TopLogprobs.AddRange(alternatives
-                    .Select(a => new TokenAlternative { Token = a.Key, Logprob = Logprob(a.Value) })
+                foreach (var top in tops.EnumerateArray().Take(topLogprobs))
+                {
+                    token.TopLogprobs.Add(new TokenAlternative { Token = top.GetProperty("token").GetString()!, Logprob = Logprob(Property(top, "logprob")) });
+                }
+            }
+
+            result.Add(token);
+        }
+
+        return result;
+    }
+
+    private static List<TokenLogprob> CompletionTokens(JsonElement logprobs, int topLogprobs)
+    {
+        if (Property(logprobs, "tokens") is not { ValueKind: JsonValueKind.Array } tokens)
+        {
+            return [];
+        }
+
+        var values = logprobs.GetProperty("token_logprobs");
+        var tops = Property(logprobs, "top_logprobs");
+        var result = new List<TokenLogprob>(tokens.GetArrayLength());
+        for (var i = 0; i < tokens.GetArrayLength(); i++)
+        {
+            var token = new TokenLogprob { Token = tokens[i].GetString()!, Logprob = Logprob(values[i]) };
+            if (tops is { ValueKind: JsonValueKind.Array } all && all[i] is { ValueKind: JsonValueKind.Object } alternatives)
+            {
+                token.TopLogprobs.AddRange(alternatives.EnumerateObject()
+                    .Select(a => new TokenAlternative { Token = a.Name, Logprob = Logprob(a.Value) })
                     .OrderByDescending(a => a.Logprob)
                     .Take(topLogprobs));
             }
@@ -344,7 +380,7 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
     }
 
     /// <summary>vLLM writes -inf as a very negative number or, in some versions, as null for tokens outside the vocabulary mask.</summary>
-    private static double Logprob(JsonNode? value) => value is null ? double.NegativeInfinity : value.GetValue<double>();
+    private static double Logprob(JsonElement? value) => value is { ValueKind: JsonValueKind.Number } number ? number.GetDouble() : double.NegativeInfinity;
 
     private RpcException Status(StatusCode code, string cause) => BackendErrors.Status(Name, options.Endpoint, code, cause);
 
