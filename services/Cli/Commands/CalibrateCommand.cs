@@ -106,5 +106,5 @@ internal static class CalibrateCommand
         AnsiConsole.Write(table);
     }
 
-    private static string Measured(DriftMeasurement m) => string.Create(Format.Culture, $"ECE {m.Ece:F3}, gap {m.Gap:+0.000;-0.000}");
+    private static string Measured(DriftMeasurement m) => string.Create(Format.Culture, $"ECE {m.Ece:F3}, gap {m.Gap:+0.000;-0.000;0.000}");
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Router.Domain.Signals;
 
 namespace Router.Domain.Calibration;
 
@@ -51,7 +50,7 @@ public sealed record CalibratorDrift(
         CultureInfo.InvariantCulture,
         $"{Model} (calibrator {Calibrator} {VersionName(Version)}): {Labels} labels from {OldestLabel:yyyy-MM-dd HH:mm} to {NewestLabel:yyyy-MM-dd HH:mm} UTC, "
         + $"ECE {Current.Ece:F3} ({level * 100:0}% CI {Current.EceLow:F3} to {Current.EceHigh:F3}), "
-        + $"gap {Current.Gap:+0.000;-0.000} ({level * 100:0}% CI {Current.GapLow:+0.000;-0.000} to {Current.GapHigh:+0.000;-0.000}), "
+        + $"gap {Current.Gap:+0.000;-0.000;0.000} ({level * 100:0}% CI {Current.GapLow:+0.000;-0.000;0.000} to {Current.GapHigh:+0.000;-0.000;0.000}), "
         + $"accuracy {Current.Accuracy:F3} at mean confidence {Current.MeanConfidence:F3}");
 
     public static string VersionName(int? version) => version is { } v ? $"v{v.ToString(CultureInfo.InvariantCulture)}" : "uncalibrated";
@@ -65,9 +64,6 @@ public sealed record CalibratorDrift(
 /// </summary>
 public static class CalibrationDrift
 {
-    /// <summary>What the Scoring service serves without a calibrator: the raw geometric-mean probability.</summary>
-    public static readonly CalibratorArtifact Uncalibrated = new(SignalNames.GeometricMeanProbability, new IdentityCalibrator());
-
     /// <summary>
     /// The windows of <paramref name="answers"/> at <paramref name="now"/>, each measured against
     /// the <paramref name="current"/> calibrator of its name and against every version in
@@ -110,15 +106,16 @@ public static class CalibrationDrift
         CalibrationDriftOptions options)
     {
         var labels = window.Select(a => a.Correct).ToArray();
-        DriftMeasurement Measure(CalibratorArtifact artifact) => DriftStatistics.Measure(
-            [.. window.Select(a => artifact.Calibrator.Calibrate(a.Signals.GetValueOrDefault(artifact.Signal, double.NaN)))],
+        // Scored as serving scores (a null calibrator: the uncalibrated confidence).
+        DriftMeasurement Measure(CalibratorArtifact? artifact) => DriftStatistics.Measure(
+            [.. window.Select(a => CalibratedConfidence.Of(a.Signals, artifact).PCorrect)],
             labels,
             options.ConfidenceLevel,
             options.Bins,
             options.BootstrapResamples);
 
         var now = current.GetValueOrDefault(calibrator);
-        var measurement = Measure(now?.Artifact ?? Uncalibrated);
+        var measurement = Measure(now?.Artifact);
         var versions = new List<ServedCalibration>();
         foreach (var group in window.GroupBy(a => a.CalibratorVersion).OrderBy(g => g.Key ?? 0))
         {
@@ -128,7 +125,7 @@ public static class CalibrationDrift
             }
             else if (group.Key is not { } version)
             {
-                versions.Add(new ServedCalibration(null, group.Count(), Measure(Uncalibrated)));
+                versions.Add(new ServedCalibration(null, group.Count(), Measure(null)));
             }
             else if (served.TryGetValue((calibrator, version), out var earlier))
             {
@@ -163,11 +160,11 @@ public static class CalibrationDrift
 
         if (m.GapHigh < -options.MaxGap)
         {
-            reasons.Add(string.Create(CultureInfo.InvariantCulture, $"overconfident: accuracy {m.Accuracy:F3} is {-m.Gap:F3} below the mean confidence {m.MeanConfidence:F3} (gap {level * 100:0}% interval {m.GapLow:+0.000;-0.000} to {m.GapHigh:+0.000;-0.000}, bound -{options.MaxGap:0.###})"));
+            reasons.Add(string.Create(CultureInfo.InvariantCulture, $"overconfident: accuracy {m.Accuracy:F3} is {-m.Gap:F3} below the mean confidence {m.MeanConfidence:F3} (gap {level * 100:0}% interval {m.GapLow:+0.000;-0.000;0.000} to {m.GapHigh:+0.000;-0.000;0.000}, bound -{options.MaxGap:0.###})"));
         }
         else if (m.GapLow > options.MaxGap)
         {
-            reasons.Add(string.Create(CultureInfo.InvariantCulture, $"underconfident: accuracy {m.Accuracy:F3} is {m.Gap:F3} above the mean confidence {m.MeanConfidence:F3} (gap {level * 100:0}% interval {m.GapLow:+0.000;-0.000} to {m.GapHigh:+0.000;-0.000}, bound +{options.MaxGap:0.###})"));
+            reasons.Add(string.Create(CultureInfo.InvariantCulture, $"underconfident: accuracy {m.Accuracy:F3} is {m.Gap:F3} above the mean confidence {m.MeanConfidence:F3} (gap {level * 100:0}% interval {m.GapLow:+0.000;-0.000;0.000} to {m.GapHigh:+0.000;-0.000;0.000}, bound +{options.MaxGap:0.###})"));
         }
 
         return reasons.Count == 0 ? null : string.Join("; ", reasons);

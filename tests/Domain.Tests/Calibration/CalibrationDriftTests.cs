@@ -266,6 +266,17 @@ public sealed class CalibrationDriftTests
     }
 
     [Fact]
+    public void A_gap_that_rounds_to_zero_reads_as_zero_whatever_its_sign()
+    {
+        var drift = Assess(Window(seed: 13, 300, truth: p => p)).Single() with
+        {
+            Current = new DriftMeasurement(300, 0.7, 0.7002, -0.0002, -0.0004, 0.0003, 0.02, 0.01, 0.03),
+        };
+
+        Assert.Contains("gap 0.000 (95% CI 0.000 to 0.000)", drift.Summary(0.95), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Default_options_are_valid_and_each_bad_setting_is_named()
     {
         Assert.Empty(new CalibrationDriftOptions().Problems());
