@@ -7,6 +7,7 @@ using Router.Gateway.Control;
 using Router.Gateway.Portfolio;
 using Router.Gateway.Routing;
 using Router.Ledger;
+using Router.Ledger.Calibration;
 using Router.Ledger.Recording;
 
 namespace Router.Gateway;
@@ -78,6 +79,7 @@ internal static class Extensions
             options.ConnectTimeout = 2000;
         });
         builder.AddLedgerDbContext();
+        builder.Services.AddCalibrationDrift(builder.Configuration);
 
         var journal = builder.Configuration.GetSection(LedgerJournalSettings.SectionName).Get<LedgerJournalSettings>() ?? new LedgerJournalSettings();
         builder.Services.AddLedgerRecording(ledger, journal.Directory, journal.MaxBufferedMegabytes * 1024L * 1024L, journal.Instance);

@@ -109,6 +109,10 @@ public sealed class LedgerDbContext(DbContextOptions<LedgerDbContext> options) :
             feedback.ToTable("feedback");
             feedback.HasKey(f => f.RequestId);
             feedback.HasOne<RoutedRequest>().WithOne().HasForeignKey<FeedbackLabel>(f => f.RequestId);
+
+            // Calibration drift reads the labels of a recent window, of every team or of one.
+            feedback.HasIndex(f => f.CreatedAt);
+            feedback.HasIndex(f => new { f.TeamId, f.CreatedAt });
         });
 
         modelBuilder.Entity<DeadLetter>(letter =>

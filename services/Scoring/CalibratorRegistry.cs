@@ -28,6 +28,13 @@ public sealed partial class CalibratorRegistry(ArtifactStore artifacts, ILogger<
 
     public IEnumerable<LoadedCalibrator> All => _calibrators.Values;
 
+    /// <summary>Every loaded calibrator by name, with its version: what calibration drift is measured against.</summary>
+    public IReadOnlyDictionary<string, VersionedCalibrator> Versions() =>
+        All.ToDictionary(c => c.Name, c => new VersionedCalibrator(c.Version, c.Artifact), StringComparer.Ordinal);
+
+    /// <summary>Completes once calibrators were loaded for the first time.</summary>
+    public Task FirstLoad => _firstLoad.Task;
+
     public async Task ReloadAsync(CancellationToken cancellationToken)
     {
         var latest = await artifacts.GetLatestOfKindAsync(ArtifactKinds.Calibrator, cancellationToken);

@@ -28,6 +28,7 @@ internal static class Extensions
         builder.Services.AddSingleton<ScoreCache>();
         builder.Services.AddSingleton<CalibratorRegistry>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CalibratorRegistry>());
+        builder.AddCalibrationDriftMonitor();
 
         // Without Redis scores are computed uncached; without PostgreSQL the last loaded
         // calibrators keep serving: both degrade the service, neither stops it.

@@ -1,11 +1,13 @@
 using System.CommandLine;
-using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Router.Domain.Calibration;
 using Router.Domain.Evaluation;
 using Router.Domain.Traces;
-using Npgsql;
 using Router.Ledger;
-using Router.Ledger.Reports;
+using Router.Ledger.Calibration;
 using Spectre.Console;
 
 namespace Router.Cli.Commands;
@@ -21,41 +23,47 @@ internal static class CalibrateCommand
         var command = new Command("calibrate", "Fit per-model (and per task family) calibrators and store them as new versions in the ledger") { file, connection, fromLedger };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            IReadOnlyList<FittedCalibrator> fitted;
-            string source;
-            if (parse.GetValue(fromLedger))
-            {
-                await using var ledger = NpgsqlDataSource.Create(parse.GetRequiredValue(connection));
-                var labelled = await LabelledAttempts.ReadAsync(ledger, cancellationToken);
-                fitted = CalibrationFitting.FromLabelledSignals(labelled.Select(a => (a.Model, a.Signals, a.Correct)));
-                source = "ledger feedback";
-            }
-            else if (parse.GetValue(file) is { } path)
-            {
-                using var reader = path.OpenText();
-                fitted = CalibrationFitting.FromTraces(CascadeTrace.ReadCsv(reader).ToList());
-                source = path.FullName;
-            }
-            else
+            var path = parse.GetValue(file);
+            if (!parse.GetValue(fromLedger) && path is null)
             {
                 AnsiConsole.MarkupLine("[red]Give a traces file or --from-ledger.[/]");
                 return 2;
             }
 
-            if (fitted.Count == 0)
+            await using var services = new ServiceCollection().AddLedger(parse.GetRequiredValue(connection)).BuildServiceProvider();
+            await services.MigrateLedgerAsync(cancellationToken);
+            var store = services.GetRequiredService<ArtifactStore>();
+            IReadOnlyList<RefittedCalibrator> refitted;
+            string source;
+            if (path is null)
+            {
+                await using var ledger = NpgsqlDataSource.Create(parse.GetRequiredValue(connection));
+                refitted = await CalibrationRefit.FromLedgerAsync(ledger, store, cancellationToken);
+                source = CalibrationRefit.Source;
+            }
+            else
+            {
+                using var reader = path.OpenText();
+                var fitted = CalibrationFitting.FromTraces(CascadeTrace.ReadCsv(reader).ToList());
+                source = path.FullName;
+                var saved = new List<RefittedCalibrator>();
+                foreach (var calibrator in fitted)
+                {
+                    saved.Add(new RefittedCalibrator(calibrator, await CalibrationRefit.SaveAsync(store, calibrator, source, cancellationToken)));
+                }
+
+                refitted = saved;
+            }
+
+            if (refitted.Count == 0)
             {
                 AnsiConsole.MarkupLine($"[yellow]No model has enough labelled answers (at least {CalibrationFitting.MinimumLabels}) in {Markup.Escape(source)}.[/]");
                 return 1;
             }
 
-            await using var services = new ServiceCollection().AddLedger(parse.GetRequiredValue(connection)).BuildServiceProvider();
-            await services.MigrateLedgerAsync(cancellationToken);
-            var store = services.GetRequiredService<ArtifactStore>();
             var table = new Table().AddColumns("calibrator", "signal", "kind", "train answers", "CV Brier+ECE", "version");
-            foreach (var calibrator in fitted)
+            foreach (var (calibrator, saved) in refitted)
             {
-                var provenance = JsonSerializer.Serialize(new { source, answers = calibrator.Answers, fitted_by = "router calibrate" });
-                var saved = await store.SaveNewVersionAsync(ArtifactKinds.Calibrator, calibrator.Name, calibrator.Artifact.ToJson(), provenance, cancellationToken);
                 table.AddRow(
                     calibrator.Name,
                     calibrator.Artifact.Signal,
@@ -66,8 +74,37 @@ internal static class CalibrateCommand
             }
 
             AnsiConsole.Write(table);
+            if (path is null)
+            {
+                await WriteBeforeAfterAsync(services, store, refitted.Select(r => r.Saved.Name).ToHashSet(StringComparer.Ordinal), cancellationToken);
+            }
+
             return 0;
         });
         return command;
     }
+
+    /// <summary>Each refitted calibrator's drift window measured with the versions that served it and with the new one.</summary>
+    private static async Task WriteBeforeAfterAsync(ServiceProvider services, ArtifactStore store, IReadOnlySet<string> refitted, CancellationToken cancellationToken)
+    {
+        var options = new CalibrationDriftOptions();
+        var drift = new CalibrationDriftReader(services.GetRequiredService<IDbContextFactory<LedgerDbContext>>(), store, Options.Create(options));
+        var windows = await drift.MeasureAsync(await drift.LatestCalibratorsAsync(cancellationToken), DateTimeOffset.UtcNow, team: null, cancellationToken);
+        var table = new Table().AddColumns("calibrator", "window labels", "before: served by (ECE, gap)", "after (ECE, gap)", "drifted after");
+        foreach (var window in windows.Where(w => refitted.Contains(w.Calibrator)))
+        {
+            var before = window.Served.Where(s => s.Version != window.Version).Select(s => $"{CalibratorDrift.VersionName(s.Version)}: {Measured(s.Measurement)} ({s.Answers} answers)");
+            table.AddRow(
+                window.Calibrator,
+                window.Labels.ToString(Format.Culture),
+                string.Join("\n", before),
+                $"{CalibratorDrift.VersionName(window.Version)}: {Measured(window.Current)}",
+                window.EnoughLabels ? (window.Drifted ? "yes" : "no") : $"too few labels (< {options.MinimumLabels})");
+        }
+
+        AnsiConsole.MarkupLine($"Calibration on each drift window (the latest {options.WindowLabels} labels of the last {options.WindowAge.TotalDays:0.#} days), before and after:");
+        AnsiConsole.Write(table);
+    }
+
+    private static string Measured(DriftMeasurement m) => string.Create(Format.Culture, $"ECE {m.Ece:F3}, gap {m.Gap:+0.000;-0.000;0.000}");
 }

@@ -2,8 +2,10 @@ using System.Globalization;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Router.Domain.Calibration;
 using Router.Gateway.Access;
 using Router.Gateway.Routing;
+using Router.Ledger.Calibration;
 using Router.Ledger.Reports;
 
 namespace Router.Gateway.Apis;
@@ -20,7 +22,9 @@ public static class ReportsApi
 
     public static IEndpointRouteBuilder MapReportsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGroup("/v1/reports").WithTags("Reports").MapGet("/costs", CostsAsync).WithName("CostReport");
+        var reports = app.MapGroup("/v1/reports").WithTags("Reports");
+        reports.MapGet("/costs", CostsAsync).WithName("CostReport");
+        reports.MapGet("/calibration-drift", CalibrationDriftAsync).WithName("CalibrationDriftReport");
         app.MapGet("/reports", () => Results.Content(Page.Value, "text/html; charset=utf-8")).ExcludeFromDescription();
         return app;
     }
@@ -84,6 +88,38 @@ public static class ReportsApi
         return csv
             ? Results.Text(CostReportQuery.ToCsv(report), "text/csv; charset=utf-8")
             : Results.Json(report, json.Value.SerializerOptions);
+    }
+
+    /// <summary>The settings a drift report was measured with.</summary>
+    public sealed record DriftSettings(int WindowLabels, double WindowAgeHours, int MinimumLabels, double MaxEce, double MaxGap, double ConfidenceLevel);
+
+    /// <summary>Every calibrator's drift window; <paramref name="Team"/> names the team whose labels were measured, null for every team.</summary>
+    public sealed record CalibrationDriftReport(DateTimeOffset MeasuredAt, string? Team, DriftSettings Settings, IReadOnlyList<CalibratorDrift> Calibrators);
+
+    /// <summary>
+    /// Calibration drift measured now against the latest stored calibrators (what the Scoring
+    /// services load): each window with its current version and the versions that served it, so a
+    /// refit shows before and after on the same labels. A team's key sees drift computed on its own
+    /// team's labels only; the admin key (and Open mode) on every team's.
+    /// </summary>
+    internal static async Task<IResult> CalibrationDriftAsync(HttpContext context, CalibrationDriftReader drift, TimeProvider time, IOptions<JsonOptions> json, CancellationToken cancellationToken)
+    {
+        var caller = AccessMiddleware.CallerOf(context);
+        var now = time.GetUtcNow();
+        IReadOnlyList<CalibratorDrift> windows;
+        try
+        {
+            windows = await drift.MeasureAsync(await drift.LatestCalibratorsAsync(cancellationToken), now, caller?.TeamId, cancellationToken);
+        }
+        catch (Exception e) when (e is NpgsqlException || e.InnerException is NpgsqlException)
+        {
+            // EF reports an unreachable server as an InvalidOperationException around the NpgsqlException.
+            return ErrorResponses.LedgerUnavailable("Reports cannot be read");
+        }
+
+        var options = drift.Options;
+        var settings = new DriftSettings(options.WindowLabels, options.WindowAge.TotalHours, options.MinimumLabels, options.MaxEce, options.MaxGap, options.ConfidenceLevel);
+        return Results.Json(new CalibrationDriftReport(now, caller?.TeamName, settings, windows), json.Value.SerializerOptions);
     }
 
     private static bool TryParse(string text, out DateTimeOffset value) =>

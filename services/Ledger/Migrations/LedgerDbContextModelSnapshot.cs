@@ -222,6 +222,10 @@ namespace Router.Ledger.Migrations
 
                     b.HasKey("RequestId");
 
+                    b.HasIndex("CreatedAt");
+
+                    b.HasIndex("TeamId", "CreatedAt");
+
                     b.ToTable("feedback", (string)null);
                 });
 
