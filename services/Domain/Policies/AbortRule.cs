@@ -14,9 +14,6 @@ namespace Router.Domain.Policies;
 /// </summary>
 public sealed record AbortRule(double Threshold, int MinTokens, int Window, int TopLogprobs)
 {
-    /// <summary>The reason an aborted attempt is recorded with.</summary>
-    public const string Reason = "low_group_confidence";
-
     public static AbortRule None { get; } = new(0, 0, 1, 0);
 
     [JsonIgnore]
