@@ -42,6 +42,16 @@ public sealed class RoutingHosts : IAsyncLifetime
         new(" C", -2.3, [(" C", -2.3), (" B", -0.4)]),
     ];
 
+    /// <summary>
+    /// A long draft whose confidence falls mid-answer: six sure tokens (C_i = 4.755 over two
+    /// alternatives), then unsure ones (C_i = 0.75). A group window of 4 first falls below 2 at token 9.
+    /// </summary>
+    public static readonly IReadOnlyList<StubToken> Falling =
+    [
+        .. Enumerable.Range(0, 6).Select(i => new StubToken($" step{i}", -0.01, [($" step{i}", -0.01), (" so", -9.5)])),
+        .. Enumerable.Range(0, 14).Select(i => new StubToken($" maybe{i}", -1.0, [(" perhaps", -0.5), ($" maybe{i}", -1.0)])),
+    ];
+
     private readonly PostgresFixture _postgres = new();
     private readonly RedisFixture _redis = new();
     private readonly List<IAsyncDisposable> _hosts = [];
@@ -71,7 +81,12 @@ public sealed class RoutingHosts : IAsyncLifetime
 
         SmallModel = await OpenAiStubServer.StartAsync();
         LargeModel = await OpenAiStubServer.StartAsync();
-        SmallModel.TokensFor = body => body.ToJsonString().Contains("(unsure)", StringComparison.Ordinal) ? Unsure : Confident;
+        SmallModel.TokensFor = body => body.ToJsonString() switch
+        {
+            var prompt when prompt.Contains("(unsure)", StringComparison.Ordinal) => Unsure,
+            var prompt when prompt.Contains("(falling)", StringComparison.Ordinal) => Falling,
+            _ => Confident,
+        };
         LargeModel.Tokens = Confident;
 
         Host(ServiceNames.Worker(Small), new GrpcServiceFactory<worker::Program>(Worker(Small, SmallModel)));

@@ -54,9 +54,7 @@ public sealed class RoutingTierTests(RoutingHosts system) : IClassFixture<Routin
         using var client = gateway.CreateClient();
 
         var events = await StreamAsync(client, "Which planet is red? (unsure)");
-        var content = string.Concat(events.Where(e => e.TryGetProperty("choices", out var c) && c.GetArrayLength() > 0)
-            .Select(e => e.GetProperty("choices")[0].GetProperty("delta")).Where(d => d.TryGetProperty("content", out _)).Select(d => d.GetProperty("content").GetString()));
-        Assert.Equal("Answer: B", content);
+        Assert.Equal("Answer: B", Content(events));
         Assert.Equal(RoutingHosts.Large, events[^1].GetProperty("router").GetProperty("model_used").GetString());
 
         system.LargeModel.Enqueue(new StubBehaviour.BreakAfter(1));
@@ -211,11 +209,46 @@ public sealed class RoutingTierTests(RoutingHosts system) : IClassFixture<Routin
         }
     }
 
+    [Fact]
+    public async Task A_draft_whose_group_confidence_falls_is_cancelled_mid_generation_and_the_next_stage_answers_recorded_as_a_paid_attempt()
+    {
+        // Window 4, at least 4 tokens, below 2: the small model's falling draft is cut at token 9 of 20.
+        await StorePolicyAsync("early", 0.5, [new AbortRule(2, 4, 4, 5)]);
+        await using var gateway = system.Gateway();
+        using var client = gateway.CreateClient();
+
+        var aborted = system.SmallModel.AbortedRequests;
+        system.SmallModel.Enqueue(new StubBehaviour.StreamThenWait(12));
+        var trace = await RouteAsync(client, "Which planet is red? (falling)", "cascade/early");
+        var draft = trace.GetProperty("attempts")[0];
+        Assert.Equal(("escalate", "low_group_confidence", true), (draft.GetProperty("decision").GetString(), draft.GetProperty("reason").GetString(), draft.GetProperty("discarded").GetBoolean()));
+        Assert.Equal((9, 9), (draft.GetProperty("aborted_at_token").GetInt32(), draft.GetProperty("completion_tokens").GetInt32()));
+        Assert.Equal((4.755 + (3 * 0.75)) / 4, draft.GetProperty("abort_group_confidence").GetDouble(), 9);
+        Assert.True(draft.GetProperty("cost_usd").GetDecimal() > 0);
+        Assert.Equal(("accept", "last_stage"), (trace.GetProperty("attempts")[1].GetProperty("decision").GetString(), trace.GetProperty("attempts")[1].GetProperty("reason").GetString()));
+        Assert.Equal((RoutingHosts.Large, "Answer: B"), (trace.GetProperty("final_model").GetString(), trace.GetProperty("answer").GetString()));
+        var id = trace.GetProperty("request_id").GetString();
+        Assert.Equal(1, await WhenAsync($"SELECT count(*) FROM attempts WHERE request_id = '{id}' AND attempt = 0 AND reason = 'low_group_confidence' AND completion_tokens = 9 AND aborted_at_token = 9 AND cost_usd > 0 AND abort_group_confidence < 2", 1));
+        Assert.Equal(1, await system.CountAsync($"SELECT count(*) FROM requests WHERE id = '{id}' AND cost_usd = (SELECT sum(cost_usd) FROM attempts WHERE request_id = '{id}')"));
+
+        // The worker cancelled the backend request, which had more tokens to send.
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (system.SmallModel.AbortedRequests == aborted)
+        {
+            await Task.Delay(20, patience.Token);
+        }
+
+        system.SmallModel.Enqueue(new StubBehaviour.StreamThenWait(12));
+        var events = await StreamAsync(client, "Which planet is red? (falling) (streamed)", "cascade/early");
+        Assert.Equal("Answer: B", Content(events));
+        Assert.Equal(RoutingHosts.Large, events[^1].GetProperty("router").GetProperty("model_used").GetString());
+    }
+
     /// <summary>Stores a new version and waits until the Policy service serves it.</summary>
-    private async Task StorePolicyAsync(string name, double threshold)
+    private async Task StorePolicyAsync(string name, double threshold, IReadOnlyList<AbortRule>? abortRules = null)
     {
         await using var provider = new ServiceCollection().AddLedger(system.Ledger).BuildServiceProvider();
-        var artifact = new PolicyArtifact([RoutingHosts.Small, RoutingHosts.Large], [threshold], "calibrated", null, "test", null, null, null);
+        var artifact = new PolicyArtifact([RoutingHosts.Small, RoutingHosts.Large], [threshold], "calibrated", null, "test", null, null, null) { AbortRules = abortRules };
         var stored = await provider.GetRequiredService<ArtifactStore>().SaveNewVersionAsync(ArtifactKinds.Policy, name, artifact.ToJson(), "{}");
         using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         while (true)
@@ -265,11 +298,15 @@ public sealed class RoutingTierTests(RoutingHosts system) : IClassFixture<Routin
         return body;
     }
 
-    private static async Task<List<JsonElement>> StreamAsync(HttpClient client, string question)
+    private static string Content(List<JsonElement> events) =>
+        string.Concat(events.Where(e => e.TryGetProperty("choices", out var c) && c.GetArrayLength() > 0)
+            .Select(e => e.GetProperty("choices")[0].GetProperty("delta")).Where(d => d.TryGetProperty("content", out _)).Select(d => d.GetProperty("content").GetString()));
+
+    private static async Task<List<JsonElement>> StreamAsync(HttpClient client, string question, string model = "auto")
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
         {
-            Content = new StringContent(JsonSerializer.Serialize(new { model = "auto", stream = true, messages = new[] { new { role = "user", content = question } } }), Encoding.UTF8, "application/json"),
+            Content = new StringContent(JsonSerializer.Serialize(new { model, stream = true, messages = new[] { new { role = "user", content = question } } }), Encoding.UTF8, "application/json"),
         };
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

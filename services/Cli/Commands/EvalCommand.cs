@@ -72,7 +72,7 @@ internal static class EvalCommand
                 AnsiConsole.MarkupLine($"wrote {rows.Count * 2} SVG charts to {Markup.Escape(directory.FullName)}");
             }
         });
-        return new Command("eval", "Evaluate signals and policies on recorded traces") { signals, Route() };
+        return new Command("eval", "Evaluate signals and policies on recorded traces") { signals, Route(), EvalEarlyCommand.Create() };
     }
 
     private static Command Route()

@@ -1,10 +1,14 @@
 using System.CommandLine;
 using Router.Domain.Traces;
+using Router.InferenceWorker.Simulation;
 using Spectre.Console;
 
 namespace Router.Cli.Commands;
 
-/// <summary>`router traces summary FILE`: what a trace file holds, per benchmark, split and model.</summary>
+/// <summary>
+/// `router traces summary FILE`: what a trace file holds, per benchmark, split and model;
+/// `router traces simulate --models a,b,c --questions N --out FILE [--falling|--flat]`: token-level traces of the simulated fleet.
+/// </summary>
 internal static class TracesCommand
 {
     public static Command Create()
@@ -32,6 +36,70 @@ internal static class TracesCommand
 
             AnsiConsole.Write(table);
         });
-        return new Command("traces", "Inspect recorded trace files") { summary };
+        return new Command("traces", "Inspect recorded trace files and simulate token-level ones") { summary, Simulate() };
     }
+
+    private static Command Simulate()
+    {
+        var models = new Option<string>("--models") { Description = "simulated models, cheapest first, comma-separated", DefaultValueFactory = _ => string.Join(",", SimulatedModelProfile.Defaults.Select(p => p.Model)) };
+        var questions = new Option<int>("--questions") { Description = "queries every model answers", DefaultValueFactory = _ => 1000 };
+        var output = new Option<FileInfo>("--out") { Description = "the JSONL file to write (the replay layout, one answer per line)", Required = true };
+        var falling = new Option<bool>("--falling") { Description = "in most wrong answers confidence falls from a random point mid-answer (the default)" };
+        var flat = new Option<bool>("--flat") { Description = "confidence does not fall early: reasoning is as confident in wrong answers as in right ones" };
+        var topLogprobs = new Option<int>("--top-logprobs") { Description = "alternatives per token (the Gateway asks for 5)", DefaultValueFactory = _ => 5 };
+        var seed = new Option<int>("--seed") { Description = "seed of the answers", DefaultValueFactory = _ => 1 };
+        var simulate = new Command("simulate", "Write token-level traces of the simulated fleet: per token log-prob and top-k, correctness, tokens, cost, time per token")
+        {
+            models, questions, output, falling, flat, topLogprobs, seed,
+        };
+        Range(questions, 1, int.MaxValue);
+        Range(topLogprobs, 1, 20);
+        models.Validators.Add(result =>
+        {
+            var names = ModelNames(result.GetValueOrDefault<string>() ?? string.Empty);
+            var unknown = names.Where(m => SimulatedModelProfile.Defaults.All(p => p.Model != m)).ToList();
+            if (unknown.Count > 0 || names.Length == 0)
+            {
+                result.AddError($"--models: {(unknown.Count > 0 ? "not simulated models: " + string.Join(", ", unknown) : "none given")}; the simulated fleet is {string.Join(", ", SimulatedModelProfile.Defaults.Select(p => p.Model))}.");
+            }
+        });
+        simulate.Validators.Add(result =>
+        {
+            if (result.GetValue(falling) && result.GetValue(flat))
+            {
+                result.AddError("--falling and --flat: give one of them.");
+            }
+        });
+        simulate.SetAction(parse =>
+        {
+            var profiles = ModelNames(parse.GetRequiredValue(models)).Select(SimulatedModelProfile.For).ToList();
+            var trajectory = parse.GetValue(flat) ? ConfidenceTrajectory.Flat : ConfidenceTrajectory.Falling;
+            var file = parse.GetRequiredValue(output);
+            file.Directory?.Create();
+            var written = 0;
+            using (var writer = file.CreateText())
+            {
+                foreach (var trace in SimulatedTraces.Generate(profiles, parse.GetValue(questions), trajectory, parse.GetValue(topLogprobs), parse.GetValue(seed)))
+                {
+                    TokenTraceJsonl.Write(writer, trace);
+                    written++;
+                }
+            }
+
+            AnsiConsole.MarkupLine($"wrote {written} simulated answers ({parse.GetValue(questions)} queries x {profiles.Count} models, {trajectory.ToString().ToLowerInvariant()} confidence) to {Markup.Escape(file.FullName)}");
+        });
+        return simulate;
+    }
+
+    /// <summary>Refuses a value of <paramref name="option"/> outside [min, max], naming the option.</summary>
+    internal static void Range(Option<int> option, int min, int max) => option.Validators.Add(result =>
+    {
+        var value = result.GetValueOrDefault<int>();
+        if (value < min || value > max)
+        {
+            result.AddError(max == int.MaxValue ? $"{option.Name}: must be at least {min}; got {value}." : $"{option.Name}: must be between {min} and {max}; got {value}.");
+        }
+    });
+
+    private static string[] ModelNames(string list) => list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 }

@@ -27,10 +27,14 @@ public sealed record StageVerdict(PolicyDecision Decision, StageReason Reason, d
 /// <summary>
 /// Accept at stage s when the calibrated P(correct) reaches tau_s (or the request's higher
 /// min_confidence), else escalate, unless the request's budget or latency bound is spent, in
-/// which case stop with the current answer. The last stage always answers.
+/// which case stop with the current answer. The last stage always answers. A stage with an
+/// <see cref="AbortRule"/> may also be cut short while it generates (early escalation).
 /// </summary>
 public sealed record EscalationPolicy(IReadOnlyList<string> Chain, IReadOnlyList<double> Thresholds)
 {
+    /// <summary>Early escalation per stage but the last; null: no stage aborts.</summary>
+    public IReadOnlyList<AbortRule>? AbortRules { get; init; }
+
     /// <summary>Checks the shape: at least one model, one threshold per stage but the last, thresholds in [0, 1].</summary>
     public IReadOnlyList<string> Problems()
     {
@@ -58,8 +62,12 @@ public sealed record EscalationPolicy(IReadOnlyList<string> Chain, IReadOnlyList
             }
         }
 
+        problems.AddRange(AbortRule.Problems(AbortRules, Chain.Count));
         return problems;
     }
+
+    /// <summary>The abort rule of <paramref name="stage"/>; <see cref="AbortRule.None"/> for the last stage and wherever the policy has none.</summary>
+    public AbortRule AbortRuleFor(int stage) => stage == Chain.Count - 1 ? AbortRule.None : AbortRule.ForStage(AbortRules, stage);
 
     public StageVerdict Decide(int stage, double pCorrect, double spentUsd, double elapsedMs, RequestLimits limits, double nextStageCostUsd)
     {

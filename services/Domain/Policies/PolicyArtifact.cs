@@ -19,7 +19,10 @@ public sealed record PolicyArtifact(
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public EscalationPolicy ToPolicy() => new(Chain, Thresholds);
+    /// <summary>Early escalation per stage but the last (<see cref="AbortRule"/>); absent in payloads stored before it existed, and then no stage aborts.</summary>
+    public IReadOnlyList<AbortRule>? AbortRules { get; init; }
+
+    public EscalationPolicy ToPolicy() => new(Chain, Thresholds) { AbortRules = AbortRules };
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 

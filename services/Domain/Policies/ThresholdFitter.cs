@@ -10,17 +10,27 @@ public sealed record PolicyTarget(double? Epsilon, double Delta, double? BudgetU
 /// </summary>
 public sealed record ThresholdFit(IReadOnlyList<string> Chain, IReadOnlyList<double> Thresholds, string Method, double RiskBound, CascadeOutcome OnCalibration, string? Note = null)
 {
-    /// <summary>Replays the fitted policy on other queries of the same original chain.</summary>
-    public CascadeOutcome Replay(ChainData data, IReadOnlyList<int> rows) =>
-        CascadeReplay.Run(data, [.. Chain.Select(m => data.Chain.ToList().IndexOf(m))], Thresholds, rows);
+    /// <summary>Early escalation per stage of <see cref="Chain"/> but the last; null: none (data without tokens, or no rule paid).</summary>
+    public IReadOnlyList<AbortRule>? AbortRules { get; init; }
+
+    /// <summary>Replays the fitted policy, abort rules included, on other queries of the same original chain.</summary>
+    public CascadeOutcome Replay(ChainData data, IReadOnlyList<int> rows) => Replay(data, rows, AbortRules);
+
+    /// <summary>The same policy with other abort rules (null: without early escalation).</summary>
+    public CascadeOutcome Replay(ChainData data, IReadOnlyList<int> rows, IReadOnlyList<AbortRule>? abortRules) =>
+        CascadeReplay.Run(data, Stages(data), Thresholds, rows, abortRules);
+
+    /// <summary>The positions of <see cref="Chain"/>'s models in <paramref name="data"/>'s chain.</summary>
+    public IReadOnlyList<int> Stages(ChainData data) => [.. Chain.Select(m => data.Chain.ToList().IndexOf(m))];
 }
 
 /// <summary>
 /// One candidate of the risk-bounded fit: a sub-chain of the original chain that ends at the top
-/// model, tested along the data-independent threshold path of <see cref="ThresholdFitter.LogGrid"/>
-/// at <see cref="DeltaShare"/> of delta.
+/// model, with an abort threshold of <see cref="ThresholdFitter.AbortGrid"/> at every stage but the
+/// last or none (null), tested along the data-independent threshold path of
+/// <see cref="ThresholdFitter.LogGrid"/> at <see cref="DeltaShare"/> of delta.
 /// </summary>
-public sealed record CandidatePath(IReadOnlyList<int> Stages, double DeltaShare);
+public sealed record CandidatePath(IReadOnlyList<int> Stages, double DeltaShare, double? AbortThreshold = null);
 
 /// <summary>
 /// Risk-bounded threshold fitting.
@@ -52,6 +62,21 @@ public sealed record CandidatePath(IReadOnlyList<int> Stages, double DeltaShare)
 /// many threshold shapes (the previous fitter) left every path too little of it, and choosing the
 /// sub-chain on a held-out part of the calibration data costs more in queries than it saves.
 /// </para>
+/// <para>
+/// Early escalation (abort rules) on token-level data: an abort rule changes which stage answers
+/// (a cut draft escalates whatever its final confidence) and what the query costs, so it is part
+/// of the policy the bound must hold for. Each sub-chain's share of delta is split once more, before
+/// the data are seen: <see cref="AbortShareOfDelta"/> of it goes, in equal parts, to the same
+/// sub-chain with each abort threshold of <see cref="AbortGrid"/> at every stage but the last (the
+/// window and minimum tokens are fixed by the caller), and the rest to the sub-chain without
+/// aborts. Each of these candidates is tested along the acceptance path with its abort rule in
+/// force, so every certified setting's bound is on the net loss of the whole policy (acceptance
+/// and aborts together) and the union over candidates still holds with probability 1 - delta.
+/// Testing abort thresholds along the acceptance path's order instead would need a path that
+/// orders pairs, and any fixed order stops at the first aggressive abort that fails. Aborted
+/// drafts are paid up to the cut, so a rule that cuts answers which would have been accepted costs
+/// more, and the cheapest certified setting keeps a rule only where it pays.
+/// </para>
 /// A tied block of confidences (e.g. many answers at log-prob 0) is accepted or not as a whole,
 /// because a threshold either includes the value or not.
 /// </summary>
@@ -63,11 +88,37 @@ public static class ThresholdFitter
     /// <summary>Share of delta the sub-chains of three or more models split between them.</summary>
     public const double MultiStageShareOfDelta = 0.1;
 
+    /// <summary>Share of each sub-chain's delta spent on its candidates with abort rules, when the data carry tokens.</summary>
+    public const double AbortShareOfDelta = 0.5;
+
     /// <summary>Log-prob thresholds, most conservative first: 0 means never accept (confidences stay below 1).</summary>
     public static IReadOnlyList<double> LogGrid { get; } = BuildGrid();
 
-    /// <summary>The candidates of a chain of <paramref name="stages"/> models and their shares of delta, which sum to 1.</summary>
-    public static IReadOnlyList<CandidatePath> Plan(int stages)
+    /// <summary>
+    /// The abort thresholds on group confidence (mean DeepConf C_i) a fit may choose from. Fixed
+    /// before any data are seen, as the bound requires. With 5 alternatives per token, C_i is about
+    /// 4 for a token of probability 0.95 and about 2.5 at 0.7, so the grid spans "the model is
+    /// guessing" to "a little less sure than usual".
+    /// </summary>
+    public static IReadOnlyList<double> AbortGrid { get; } = [2, 2.5, 3, 3.5];
+
+    /// <summary>
+    /// The candidates of a chain of <paramref name="stages"/> models and their shares of delta,
+    /// which sum to 1; <paramref name="withAbortRules"/> adds each sub-chain with each abort threshold.
+    /// </summary>
+    public static IReadOnlyList<CandidatePath> Plan(int stages, bool withAbortRules = false)
+    {
+        var subChains = SubChainPlan(stages);
+        return withAbortRules
+            ?
+            [
+                .. subChains.Select(c => c with { DeltaShare = c.DeltaShare * (1 - AbortShareOfDelta) }),
+                .. subChains.SelectMany(c => AbortGrid.Select(a => c with { DeltaShare = c.DeltaShare * AbortShareOfDelta / AbortGrid.Count, AbortThreshold = a })),
+            ]
+            : subChains;
+    }
+
+    private static IReadOnlyList<CandidatePath> SubChainPlan(int stages)
     {
         var top = stages - 1;
         if (top < 1)
@@ -90,9 +141,9 @@ public static class ThresholdFitter
         var top = full.Stages - 1;
         var topCost = rows.Sum(i => full.CostUsd[i, top]);
         (CandidatePath Candidate, double Threshold, double Risk, double Cost)? best = null;
-        foreach (var candidate in Plan(full.Stages))
+        foreach (var candidate in Plan(full.Stages, full.Drafts is not null))
         {
-            var path = new EqualThresholdPath(full, candidate.Stages, rows);
+            var path = new EqualThresholdPath(full, candidate.Stages, rows, AbortRuleOf(full, candidate));
             var bound = new NetLossBound(rows.Count, delta * candidate.DeltaShare);
             foreach (var g in LogGrid.Skip(1))
             {
@@ -118,8 +169,15 @@ public static class ThresholdFitter
 
         var stages = chosen.Candidate.Stages;
         var thresholds = Enumerable.Repeat(chosen.Threshold, stages.Count - 1).ToArray();
-        return new ThresholdFit(Models(full, stages), thresholds, "risk-bounded", chosen.Risk, CascadeReplay.Run(full, stages, thresholds, rows));
+        var rule = AbortRuleOf(full, chosen.Candidate);
+        AbortRule[]? abortRules = rule.IsNone ? null : [.. Enumerable.Repeat(rule, stages.Count - 1)];
+        return new ThresholdFit(Models(full, stages), thresholds, "risk-bounded", chosen.Risk, CascadeReplay.Run(full, stages, thresholds, rows, abortRules)) { AbortRules = abortRules };
     }
+
+    private static AbortRule AbortRuleOf(ChainData data, CandidatePath candidate) =>
+        candidate.AbortThreshold is { } threshold && data.Drafts is { } drafts
+            ? new AbortRule(threshold, drafts.MinTokens, drafts.Window, drafts.TopLogprobs)
+            : AbortRule.None;
 
     /// <summary>
     /// The simplest valid method, the reference point: the first and the top model only, and the
@@ -129,7 +187,7 @@ public static class ThresholdFitter
     public static ThresholdFit FitBaseline(ChainData full, IReadOnlyList<int> rows, double epsilon, double delta)
     {
         int[] stages = [0, full.Stages - 1];
-        var path = new EqualThresholdPath(full, stages, rows);
+        var path = new EqualThresholdPath(full, stages, rows, AbortRule.None);
         var bounds = new Dictionary<int, double>();
         double? lowest = null;
         var lowestBound = 0.0;
@@ -234,9 +292,10 @@ public static class ThresholdFitter
     /// <summary>
     /// A cascade over <c>stages</c> of the chain with one threshold at every stage but the last,
     /// lowered step by step: a query is answered by the earliest stage whose confidence reaches the
-    /// threshold, so lowering it only ever moves a query to an earlier stage. The moves are sorted
-    /// once, and each step applies the ones it passes: the whole path costs one sort instead of a
-    /// replay of every query at every step.
+    /// threshold, so lowering it only ever moves a query to an earlier stage. A stage whose draft the
+    /// abort rule cuts never answers, and is paid up to the cut. The moves are sorted once, and each
+    /// step applies the ones it passes: the whole path costs one sort instead of a replay of every
+    /// query at every step.
     /// </summary>
     private sealed class EqualThresholdPath
     {
@@ -244,6 +303,7 @@ public static class ThresholdFitter
         private readonly IReadOnlyList<int> stages;
         private readonly int[] rows;
         private readonly int[] answeredAt;
+        private readonly double[,] costIfAnsweredAt;
         private readonly double[] moveConfidence;
         private readonly (int Row, int Position)[] moves;
         private int applied;
@@ -251,23 +311,37 @@ public static class ThresholdFitter
         private int lost;
         private int gained;
 
-        public EqualThresholdPath(ChainData data, IReadOnlyList<int> stages, IReadOnlyList<int> rows)
+        public EqualThresholdPath(ChainData data, IReadOnlyList<int> stages, IReadOnlyList<int> rows, AbortRule abort)
         {
             this.data = data;
             this.stages = stages;
             this.rows = [.. rows];
             var top = stages.Count - 1;
             answeredAt = [.. rows.Select(_ => top)];
+            costIfAnsweredAt = new double[this.rows.Length, stages.Count];
             var confidences = new List<double>();
             var found = new List<(int, int)>();
             for (var r = 0; r < this.rows.Length; r++)
             {
-                // Only a stage more confident than every stage before it ever answers the query.
+                var i = this.rows[r];
+                var before = 0.0;
+
+                // Only a stage that is not cut and is more confident than every such stage before it ever answers the query.
                 var highest = double.NegativeInfinity;
-                for (var position = 0; position < top; position++)
+                for (var position = 0; position <= top; position++)
                 {
-                    var confidence = data.Confidence[this.rows[r], stages[position]];
-                    if (confidence > highest)
+                    var stage = stages[position];
+                    var cut = position == top || abort.IsNone ? 0 : data.Drafts!.AbortsAt(i, stage, abort);
+                    costIfAnsweredAt[r, position] = before + data.CostUsd[i, stage];
+                    if (cut > 0)
+                    {
+                        before += data.Drafts!.CostUsd(i, stage, cut);
+                        continue;
+                    }
+
+                    before += data.CostUsd[i, stage];
+                    var confidence = data.Confidence[i, stage];
+                    if (position < top && confidence > highest)
                     {
                         confidences.Add(-confidence);
                         found.Add((r, position));
@@ -275,7 +349,7 @@ public static class ThresholdFitter
                     }
                 }
 
-                cost += CostUpTo(this.rows[r], top);
+                cost += costIfAnsweredAt[r, top];
             }
 
             moveConfidence = [.. confidences];
@@ -305,21 +379,10 @@ public static class ThresholdFitter
             var i = rows[r];
             var position = answeredAt[r];
             var top = data.Stages - 1;
-            cost += sign * CostUpTo(i, position);
+            cost += sign * costIfAnsweredAt[r, position];
             var right = data.Correct[i, stages[position]];
             lost += sign * (data.Correct[i, top] && !right ? 1 : 0);
             gained += sign * (!data.Correct[i, top] && right ? 1 : 0);
-        }
-
-        private double CostUpTo(int i, int position)
-        {
-            var sum = 0.0;
-            for (var p = 0; p <= position; p++)
-            {
-                sum += data.CostUsd[i, stages[p]];
-            }
-
-            return sum;
         }
     }
 

@@ -42,8 +42,14 @@ public sealed class StageRecord(PlannedStage stage, StageOutcome outcome)
     public bool Answered => Outcome is StageAnswered;
 }
 
-/// <summary>The next call the route makes: the stage, whether it is the last, and how long it may take.</summary>
-public sealed record StageCall(PlannedStage Stage, int Index, bool IsLast, TimeSpan Deadline);
+/// <summary>
+/// The next call the route makes: the stage, whether it is the last, how long it may take, and the
+/// abort rule its draft is watched with (<see cref="AbortRule.None"/>: it generates to the end).
+/// </summary>
+public sealed record StageCall(PlannedStage Stage, int Index, bool IsLast, TimeSpan Deadline)
+{
+    public AbortRule Abort { get; init; } = AbortRule.None;
+}
 
 /// <summary>How a route ended.</summary>
 public abstract record CascadeResult;
@@ -120,7 +126,12 @@ public sealed class CascadeRun(CascadePlan plan)
             deadline = remaining < deadline ? remaining : deadline;
         }
 
-        return new StageCall(Plan.Stages[_next], _next, _next == Plan.Stages.Count - 1, deadline);
+        var stage = Plan.Stages[_next];
+        var isLast = _next == Plan.Stages.Count - 1;
+
+        // The last stage never aborts: nothing would answer after it.
+        var abort = isLast || Plan.Mode == RoutingMode.Direct || Plan.Rule is null ? AbortRule.None : Plan.Rule.AbortRuleFor(stage.ChainIndex);
+        return new StageCall(stage, _next, isLast, deadline) { Abort = abort };
     }
 
     /// <summary>Records the outcome of the stage <see cref="NextStage"/> returned and decides on it.</summary>

@@ -36,25 +36,50 @@ public static class TokenSignals
         var result = new double[attempt.Count];
         for (var i = 0; i < attempt.Count; i++)
         {
-            var top = i < attempt.TopLogprobs.Count ? attempt.TopLogprobs[i] : [];
-            if (top.Count == 0)
-            {
-                result[i] = double.IsNaN(attempt.Logprobs[i]) ? double.NaN : -Math.Max(attempt.Logprobs[i], floor);
-                continue;
-            }
-
-            // Indexed, not foreach: enumerating the interface would allocate per token.
-            double sum = 0;
-            for (var j = 0; j < top.Count; j++)
-            {
-                var l = top[j].Logprob;
-                sum += double.IsNaN(l) ? floor : Math.Max(l, floor);
-            }
-
-            result[i] = -sum / top.Count;
+            result[i] = TokenConfidence(attempt.Logprobs[i], i < attempt.TopLogprobs.Count ? attempt.TopLogprobs[i] : [], floor);
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// C_i of one token from its top-k log-probs (k is however many the backend returned), or -l_i
+    /// without alternatives; NaN when the chosen log-prob is NaN and no alternative was returned.
+    /// A NaN alternative counts as the floor. Log-probs are clipped to [floor, 0]: a backend's
+    /// rounding above 0 is probability 1, not more.
+    /// </summary>
+    public static double TokenConfidence(double chosenLogprob, ReadOnlySpan<double> topLogprobs, double floor = -30)
+    {
+        if (topLogprobs.IsEmpty)
+        {
+            return ChosenOnly(chosenLogprob, floor);
+        }
+
+        double sum = 0;
+        foreach (var l in topLogprobs)
+        {
+            sum += Bounded(l, floor);
+        }
+
+        return -sum / topLogprobs.Length;
+    }
+
+    /// <summary><see cref="TokenConfidence(double, ReadOnlySpan{double}, double)"/> over alternatives as <see cref="AttemptTokens"/> holds them.</summary>
+    private static double TokenConfidence(double chosenLogprob, IReadOnlyList<(string Token, double Logprob)> topLogprobs, double floor)
+    {
+        if (topLogprobs.Count == 0)
+        {
+            return ChosenOnly(chosenLogprob, floor);
+        }
+
+        // Indexed, not foreach: enumerating the interface would allocate per token.
+        double sum = 0;
+        for (var j = 0; j < topLogprobs.Count; j++)
+        {
+            sum += Bounded(topLogprobs[j].Logprob, floor);
+        }
+
+        return -sum / topLogprobs.Count;
     }
 
     /// <summary>Mean C_i over each sliding window of w tokens (w clipped to the answer length): n - w + 1 groups.</summary>
@@ -260,4 +285,8 @@ public static class TokenSignals
         var all = samples.Append(answer).Select(NormaliseAnswer).ToList();
         return -all.GroupBy(a => a).Select(g => g.Count() / (double)all.Count).Sum(p => p * Math.Log(p));
     }
+
+    private static double ChosenOnly(double chosenLogprob, double floor) => double.IsNaN(chosenLogprob) ? double.NaN : -Bounded(chosenLogprob, floor);
+
+    private static double Bounded(double logprob, double floor) => double.IsNaN(logprob) ? floor : Math.Clamp(logprob, floor, 0);
 }

@@ -120,7 +120,7 @@ public sealed class CascadeRouter(
         ValidatedChatRequest request,
         CancellationToken cancellationToken)
     {
-        (GenerateResponse? Response, StageFailed? Failure) result;
+        (GenerateResponse? Response, StageOutcome? Ended) result;
         using (telemetry.Time(trace, "worker"))
         {
             result = await workers.RunAsync(call, model, generate, attempt, liveSink, cancellationToken);
@@ -128,7 +128,7 @@ public sealed class CascadeRouter(
 
         if (result.Response is not { } response)
         {
-            return result.Failure!;
+            return result.Ended!;
         }
 
         responses[call.Index] = response;

@@ -54,6 +54,8 @@ public sealed class LedgerRecorder(LedgerJournal journal, TeamAccess teams, Time
                 Threshold = a.Threshold,
                 Discarded = a.Discarded,
                 Error = a.Error,
+                AbortGroupConfidence = a.AbortGroupConfidence,
+                AbortedAtToken = a.AbortedAtToken,
             })],
         };
 

@@ -61,7 +61,9 @@ public sealed record RouteAttempt(
     string? ReasonText,
     double? Threshold,
     bool Discarded,
-    string? Error)
+    string? Error,
+    double? AbortGroupConfidence,
+    int? AbortedAtToken)
 {
     public static RouteAttempt From(AttemptTrace attempt) => new(
         attempt.Stage,
@@ -82,5 +84,7 @@ public sealed record RouteAttempt(
         attempt.ReasonText,
         attempt.Threshold,
         attempt.Discarded,
-        attempt.Error);
+        attempt.Error,
+        attempt.AbortGroupConfidence,
+        attempt.AbortedAtToken);
 }

@@ -95,6 +95,12 @@ public sealed class AttemptTrace
     /// <summary>An answer that was generated, paid for and then not used because the router escalated.</summary>
     public bool Discarded { get; set; }
 
+    /// <summary>Early escalation: the running group confidence that fell below the abort threshold, when the draft was cancelled.</summary>
+    public double? AbortGroupConfidence { get; set; }
+
+    /// <summary>Early escalation: the token at which the draft was cancelled.</summary>
+    public int? AbortedAtToken { get; set; }
+
     /// <summary>Why the stage failed (worker down, timed out, malformed output); the router then fails over.</summary>
     public string? Error { get; set; }
 

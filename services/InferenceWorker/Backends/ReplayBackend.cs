@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Text.Json;
 using Grpc.Core;
 using Router.Contracts;
 using Router.Contracts.Backends;
@@ -119,24 +118,10 @@ public sealed class ReplayBackend : IInferenceBackend
 
     private static Dictionary<string, RecordedAnswer> ReadJsonl(string path, string model)
     {
-        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
         var answers = new Dictionary<string, RecordedAnswer>(StringComparer.Ordinal);
-        var line = 0;
-        foreach (var text in File.ReadLines(path))
+        using var reader = File.OpenText(path);
+        foreach (var record in TokenTraceJsonl.Read(reader, path).Where(r => r.Model == model))
         {
-            line++;
-            if (string.IsNullOrWhiteSpace(text))
-            {
-                continue;
-            }
-
-            var record = JsonSerializer.Deserialize<JsonlRecord>(text, options)
-                ?? throw new InvalidOperationException($"{path}:{line}: not a JSON object.");
-            if (record.Model != model)
-            {
-                continue;
-            }
-
             var tokens = (record.Tokens ?? []).Select(t =>
             {
                 var token = new TokenLogprob { Token = t.Token, Logprob = t.Logprob };
@@ -148,12 +133,4 @@ public sealed class ReplayBackend : IInferenceBackend
 
         return answers;
     }
-
-    private sealed record JsonlRecord(string Model, string Prompt, string Answer, List<JsonlToken>? Tokens, JsonlUsage? Usage, double? LatencyMs);
-
-    private sealed record JsonlToken(string Token, double Logprob, List<JsonlAlternative>? TopLogprobs);
-
-    private sealed record JsonlAlternative(string Token, double Logprob);
-
-    private sealed record JsonlUsage(int PromptTokens, int CompletionTokens);
 }

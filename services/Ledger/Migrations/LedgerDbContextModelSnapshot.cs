@@ -325,6 +325,14 @@ namespace Router.Ledger.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("attempt");
 
+                    b.Property<double?>("AbortGroupConfidence")
+                        .HasColumnType("double precision")
+                        .HasColumnName("abort_group_confidence");
+
+                    b.Property<int?>("AbortedAtToken")
+                        .HasColumnType("integer")
+                        .HasColumnName("aborted_at_token");
+
                     b.Property<bool>("Calibrated")
                         .HasColumnType("boolean")
                         .HasColumnName("calibrated");

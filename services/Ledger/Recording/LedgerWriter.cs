@@ -23,13 +23,17 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource)
 
     private const string InsertAttempts = """
         INSERT INTO attempts (request_id, attempt, stage, model, prompt_tokens, completion_tokens, cost_usd, latency_ms, signals,
-                              confidence, calibrated, calibrator_version, decision, reason, threshold, discarded, error)
+                              confidence, calibrated, calibrator_version, decision, reason, threshold, discarded, error,
+                              abort_group_confidence, aborted_at_token)
         SELECT request_id, attempt, stage, model, prompt_tokens, completion_tokens, cost_usd, latency_ms, signals::jsonb,
-               confidence, calibrated, calibrator_version, decision, reason, threshold, discarded, error
+               confidence, calibrated, calibrator_version, decision, reason, threshold, discarded, error,
+               abort_group_confidence, aborted_at_token
         FROM unnest(@request_id, @attempt, @stage, @model, @prompt_tokens, @completion_tokens, @cost_usd, @latency_ms, @signals,
-                    @confidence, @calibrated, @calibrator_version, @decision, @reason, @threshold, @discarded, @error)
+                    @confidence, @calibrated, @calibrator_version, @decision, @reason, @threshold, @discarded, @error,
+                    @abort_group_confidence, @aborted_at_token)
              AS a(request_id, attempt, stage, model, prompt_tokens, completion_tokens, cost_usd, latency_ms, signals,
-                  confidence, calibrated, calibrator_version, decision, reason, threshold, discarded, error)
+                  confidence, calibrated, calibrator_version, decision, reason, threshold, discarded, error,
+                  abort_group_confidence, aborted_at_token)
         WHERE request_id = ANY(@inserted)
         """;
 
@@ -107,6 +111,8 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource)
             p.Add(Array("threshold", NpgsqlDbType.Double, attempts.Select(a => a.Threshold)));
             p.Add(Array("discarded", NpgsqlDbType.Boolean, attempts.Select(a => a.Discarded)));
             p.Add(Array("error", NpgsqlDbType.Text, attempts.Select(a => a.Error)));
+            p.Add(Array("abort_group_confidence", NpgsqlDbType.Double, attempts.Select(a => a.AbortGroupConfidence)));
+            p.Add(Array("aborted_at_token", NpgsqlDbType.Integer, attempts.Select(a => a.AbortedAtToken)));
             p.Add(Array("inserted", NpgsqlDbType.Text, inserted));
             await command.ExecuteNonQueryAsync(cancellationToken);
         }

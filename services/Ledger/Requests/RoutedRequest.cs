@@ -78,6 +78,12 @@ public sealed class RoutingAttempt
 
     public bool Discarded { get; set; }
 
+    /// <summary>Early escalation: the running group confidence that fell below the stage's abort threshold; null when the draft was not cancelled.</summary>
+    public double? AbortGroupConfidence { get; set; }
+
+    /// <summary>Early escalation: the token at which the draft was cancelled (its completion tokens are those generated until then).</summary>
+    public int? AbortedAtToken { get; set; }
+
     public string? Error { get; set; }
 }
 

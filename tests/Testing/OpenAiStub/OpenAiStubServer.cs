@@ -29,6 +29,9 @@ public abstract record StubBehaviour
     /// <summary>Streams the first <paramref name="Tokens"/> tokens, then a malformed event, and ends the stream: a backend that breaks mid-answer.</summary>
     public sealed record BreakAfter(int Tokens) : StubBehaviour;
 
+    /// <summary>Streams the first <paramref name="Tokens"/> tokens, then sends nothing more until the client aborts the request (recorded): a generation that is cancelled mid-answer.</summary>
+    public sealed record StreamThenWait(int Tokens) : StubBehaviour;
+
     /// <summary>Holds the request until <paramref name="Release"/> completes, then answers normally; <paramref name="Arrived"/> completes when it is held.</summary>
     public sealed record Hold(TaskCompletionSource Arrived, Task Release) : StubBehaviour;
 }
@@ -113,15 +116,7 @@ public sealed class OpenAiStubServer : IAsyncDisposable
                 await context.Response.WriteAsync("{\"id\": \"cmpl-1\", \"choices\": [{\"text\": ");
                 return;
             case StubBehaviour.Hang:
-                try
-                {
-                    await Task.Delay(Timeout.Infinite, context.RequestAborted);
-                }
-                catch (OperationCanceledException)
-                {
-                    Interlocked.Increment(ref _aborted);
-                }
-
+                await WaitForAbortAsync(context);
                 return;
             case StubBehaviour.Hold hold:
                 hold.Arrived.TrySetResult();
@@ -170,11 +165,19 @@ public sealed class OpenAiStubServer : IAsyncDisposable
         var sent = 0;
         foreach (var token in tokens)
         {
-            if (behaviour is StubBehaviour.BreakAfter breakAfter && sent++ == breakAfter.Tokens)
+            if (behaviour is StubBehaviour.BreakAfter breakAfter && sent == breakAfter.Tokens)
             {
                 await context.Response.WriteAsync("data: {\"id\": \"cmpl-stub\", \"choices\": [\n\n");
                 return;
             }
+
+            if (behaviour is StubBehaviour.StreamThenWait wait && sent == wait.Tokens)
+            {
+                await WaitForAbortAsync(context);
+                return;
+            }
+
+            sent++;
 
             var choice = chat
                 ? new JsonObject { ["index"] = 0, ["delta"] = new JsonObject { ["content"] = token.Token }, ["finish_reason"] = null }
@@ -197,6 +200,18 @@ public sealed class OpenAiStubServer : IAsyncDisposable
         }
 
         await context.Response.WriteAsync("data: [DONE]\n\n");
+    }
+
+    private async Task WaitForAbortAsync(HttpContext context)
+    {
+        try
+        {
+            await Task.Delay(Timeout.Infinite, context.RequestAborted);
+        }
+        catch (OperationCanceledException)
+        {
+            Interlocked.Increment(ref _aborted);
+        }
     }
 
     private static string Text(IEnumerable<StubToken> tokens) => string.Concat(tokens.Select(t => t.Token));
