@@ -5,19 +5,29 @@ namespace Router.Domain.Policies;
 /// <summary>
 /// Labelled answers of every model of a chain to the same queries, as matrices [query, stage]:
 /// what threshold fitting and replay work on. Confidences are probabilities kept below 1 so that a
-/// threshold of 1 means "never accept".
+/// threshold of 1 means "never accept". <see cref="CostUsd"/> and <see cref="LatencyMs"/> are what a
+/// stage costs when it answers; <see cref="EscalationCostUsd"/> and <see cref="EscalationLatencyMs"/>
+/// what it costs when it escalates, the same unless the stage's signal is known before the model
+/// answers (P(IK): a low one escalates without generating).
 /// </summary>
 public sealed class ChainData
 {
     public const double MaxConfidence = 1 - 1e-12;
 
     public ChainData(IReadOnlyList<string> chain, double[,] confidence, bool[,] correct, double[,] costUsd, double[,] latencyMs)
+        : this(chain, confidence, correct, costUsd, latencyMs, costUsd, latencyMs)
+    {
+    }
+
+    public ChainData(IReadOnlyList<string> chain, double[,] confidence, bool[,] correct, double[,] costUsd, double[,] latencyMs, double[,] escalationCostUsd, double[,] escalationLatencyMs)
     {
         Chain = chain;
         Confidence = confidence;
         Correct = correct;
         CostUsd = costUsd;
         LatencyMs = latencyMs;
+        EscalationCostUsd = escalationCostUsd;
+        EscalationLatencyMs = escalationLatencyMs;
     }
 
     public IReadOnlyList<string> Chain { get; }
@@ -29,6 +39,10 @@ public sealed class ChainData
     public double[,] CostUsd { get; }
 
     public double[,] LatencyMs { get; }
+
+    public double[,] EscalationCostUsd { get; }
+
+    public double[,] EscalationLatencyMs { get; }
 
     public int Queries => Confidence.GetLength(0);
 
@@ -102,8 +116,8 @@ public static class CascadeReplay
             var position = 0;
             while (position < last && data.Confidence[i, stages[position]] < thresholds[position])
             {
-                cost += data.CostUsd[i, stages[position]];
-                latency += data.LatencyMs[i, stages[position]];
+                cost += data.EscalationCostUsd[i, stages[position]];
+                latency += data.EscalationLatencyMs[i, stages[position]];
                 escalated[position]++;
                 position++;
             }

@@ -1,11 +1,13 @@
 using System.Text.Json;
+using Router.Domain.Signals;
 
 namespace Router.Domain.Policies;
 
 /// <summary>
 /// A stored policy: the chain, the thresholds, the scale the thresholds are on ("calibrated":
-/// the Scoring service's P(correct), or "raw": exp(mean log-prob)), the target it was fitted to
-/// and how it did on its fitting data.
+/// the Scoring service's P(correct), or "raw": the uncalibrated score), the target it was fitted to
+/// and how it did on its fitting data. <see cref="Recipes"/> names per stage the signal the stage
+/// trusts; a policy without them (every policy stored before recipes) trusts the mean log-prob everywhere.
 /// </summary>
 public sealed record PolicyArtifact(
     IReadOnlyList<string> Chain,
@@ -18,6 +20,33 @@ public sealed record PolicyArtifact(
     double? CostSavedOnFit)
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    /// <summary>One recipe per stage of <see cref="Chain"/> (the last stage's only scores its answer), or null for the default everywhere.</summary>
+    public IReadOnlyList<SignalRecipe>? Recipes { get; init; }
+
+    public SignalRecipe RecipeAt(int stage) => Recipes?[stage] ?? SignalRecipe.Default;
+
+    /// <summary>What is wrong with the recipes, each naming its field; empty when they are usable with the chain.</summary>
+    public IReadOnlyList<string> RecipeProblems()
+    {
+        if (Recipes is null)
+        {
+            return [];
+        }
+
+        var problems = new List<string>();
+        if (Recipes.Count != Chain.Count)
+        {
+            problems.Add($"recipes: needs one per stage of the chain ({Chain.Count}); got {Recipes.Count}.");
+        }
+
+        for (var i = 0; i < Recipes.Count; i++)
+        {
+            problems.AddRange(Recipes[i] is { } recipe ? recipe.Problems().Select(p => $"recipes:{i}: {p}") : [$"recipes:{i}: is missing."]);
+        }
+
+        return problems;
+    }
 
     public EscalationPolicy ToPolicy() => new(Chain, Thresholds);
 

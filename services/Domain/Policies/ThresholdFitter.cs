@@ -311,12 +311,13 @@ public static class ThresholdFitter
             gained += sign * (!data.Correct[i, top] && right ? 1 : 0);
         }
 
+        /// <summary>What query <paramref name="i"/> costs when the stage at <paramref name="position"/> answers it: the escalations before it, then its answer.</summary>
         private double CostUpTo(int i, int position)
         {
-            var sum = 0.0;
-            for (var p = 0; p <= position; p++)
+            var sum = data.CostUsd[i, stages[position]];
+            for (var p = 0; p < position; p++)
             {
-                sum += data.CostUsd[i, stages[p]];
+                sum += data.EscalationCostUsd[i, stages[p]];
             }
 
             return sum;
