@@ -15,10 +15,10 @@ internal static class CalibrateCommand
 {
     public static Command Create()
     {
-        var file = new Argument<FileInfo?>("file") { Description = "a traces.csv in the cascade-traces layout (split=train rows are used)", Arity = ArgumentArity.ZeroOrOne };
+        var file = new Argument<FileInfo?>("file") { Description = "a traces.csv in the cascade-traces layout, or multi-signal traces (.jsonl); split=train rows are used", Arity = ArgumentArity.ZeroOrOne };
         var connection = new Option<string>("--connection") { Description = "PostgreSQL connection string of the ledger", Required = true };
         var fromLedger = new Option<bool>("--from-ledger") { Description = "fit on the ledger's answers that callers labelled with POST /v1/feedback instead of a file" };
-        var command = new Command("calibrate", "Fit per-model (and per task family) calibrators and store them as new versions in the ledger") { file, connection, fromLedger };
+        var command = new Command("calibrate", "Fit per-model (and per task family and signal) calibrators and store them as new versions in the ledger") { file, connection, fromLedger };
         command.SetAction(async (parse, cancellationToken) =>
         {
             IReadOnlyList<FittedCalibrator> fitted;
@@ -32,8 +32,11 @@ internal static class CalibrateCommand
             }
             else if (parse.GetValue(file) is { } path)
             {
+                // Multi-signal traces get a calibrator per (model, signal) for every signal they carry.
                 using var reader = path.OpenText();
-                fitted = CalibrationFitting.FromTraces(CascadeTrace.ReadCsv(reader).ToList());
+                fitted = path.Extension.Equals(".jsonl", StringComparison.OrdinalIgnoreCase)
+                    ? CalibrationFitting.FromSignalTraces([.. SignalTrace.ReadJsonl(reader)])
+                    : CalibrationFitting.FromTraces(CascadeTrace.ReadCsv(reader).ToList());
                 source = path.FullName;
             }
             else
