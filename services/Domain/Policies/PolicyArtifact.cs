@@ -24,7 +24,8 @@ public sealed record PolicyArtifact(
     /// <summary>One recipe per stage of <see cref="Chain"/> (the last stage's only scores its answer), or null for the default everywhere.</summary>
     public IReadOnlyList<SignalRecipe>? Recipes { get; init; }
 
-    public SignalRecipe RecipeAt(int stage) => Recipes?[stage] ?? SignalRecipe.Default;
+    /// <summary>The recipe of a stage of <see cref="Chain"/>; the default where the policy names none.</summary>
+    public SignalRecipe RecipeAt(int stage) => Recipes is { } recipes && stage < recipes.Count ? recipes[stage] ?? SignalRecipe.Default : SignalRecipe.Default;
 
     /// <summary>What is wrong with the recipes, each naming its field; empty when they are usable with the chain.</summary>
     public IReadOnlyList<string> RecipeProblems()

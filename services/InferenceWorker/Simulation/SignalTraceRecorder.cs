@@ -95,13 +95,12 @@ public sealed class SignalTraceRecorder(IReadOnlyList<RecordedModel> models, Tra
     }
 
     /// <summary>Calls of one kind, one after another: their tokens, their price and their time added up.</summary>
-    private static ExtraCallRecord Record(RecordedModel model, IReadOnlyList<(TokenUsage Usage, BackendLatency? Latency)> calls)
-    {
-        var prompt = calls.Sum(c => c.Usage.PromptTokens);
-        var completion = calls.Sum(c => c.Usage.CompletionTokens);
-        var latency = calls.Sum(c => model.LatencyMs is { } modelled ? modelled(c.Usage) : c.Latency?.TotalMs ?? 0);
-        return new ExtraCallRecord(calls.Count, prompt, completion, (double)model.Price.Cost(prompt, completion), latency);
-    }
+    private static ExtraCallRecord Record(RecordedModel model, IReadOnlyList<(TokenUsage Usage, BackendLatency? Latency)> calls) =>
+        ExtraCallUsage.Of(
+            string.Empty,
+            [.. calls.Select(c => new ExtraCall(c.Usage.PromptTokens, c.Usage.CompletionTokens, model.LatencyMs is { } modelled ? modelled(c.Usage) : c.Latency?.TotalMs ?? 0))],
+            model.Price,
+            concurrent: false).ToRecord();
 }
 
 /// <summary>Multi-signal traces of the simulated fleet on its question set: benchmark "simulated-mc" (multiple choice) or "simulated-qa" (open-ended).</summary>
