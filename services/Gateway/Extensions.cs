@@ -45,6 +45,7 @@ internal static class Extensions
         builder.Services.AddSingleton<RoutePlanner>();
         builder.Services.AddSingleton<StartPredictor>();
         builder.Services.AddSingleton<WorkerStage>();
+        builder.Services.AddSingleton<RecipeCalls>();
         builder.Services.AddSingleton<AttemptScorer>();
         builder.Services.AddSingleton<WorkerCircuits>();
         builder.Services.AddSingleton<ResponseCache>();

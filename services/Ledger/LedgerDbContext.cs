@@ -85,6 +85,9 @@ public sealed class LedgerDbContext(DbContextOptions<LedgerDbContext> options) :
             attempt.HasKey(a => new { a.RequestId, a.Attempt });
             attempt.Property(a => a.Model).HasMaxLength(128);
             attempt.Property(a => a.CostUsd).HasPrecision(18, 8);
+            attempt.Property(a => a.Recipe).HasMaxLength(200);
+            attempt.Property(a => a.ExtraCostUsd).HasPrecision(18, 8);
+            attempt.Property(a => a.ExtraCalls).HasColumnType("jsonb").HasDefaultValue("[]");
             attempt.Property(a => a.Signals).HasColumnType("jsonb");
             attempt.Property(a => a.CalibratorVersion).HasMaxLength(200);
             attempt.Property(a => a.Decision).HasMaxLength(16);

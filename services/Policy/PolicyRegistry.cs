@@ -50,7 +50,7 @@ public sealed partial class PolicyRegistry(ArtifactStore artifacts, IOptionsMoni
             try
             {
                 var payload = PolicyArtifact.FromJson(artifact.Payload);
-                if (payload.ToPolicy().Problems() is { Count: > 0 } problems)
+                if (payload.ToPolicy().Problems().Concat(payload.RecipeProblems()).ToList() is { Count: > 0 } problems)
                 {
                     LogUnusable(logger, artifact.Name, artifact.Version, string.Join(" ", problems));
                     continue;

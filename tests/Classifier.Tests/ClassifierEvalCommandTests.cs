@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Router.Domain.Classification;
@@ -24,7 +23,7 @@ public sealed class ClassifierEvalCommandTests
         var (_, test) = ClassifierTraining.Split(queries.Count, 0.25, 3);
         await File.WriteAllTextAsync(file, JsonSerializer.Serialize(test.Select(i => new { question = queries[i].Question, scores = queries[i].Scores })));
 
-        var (exitCode, output) = await RouterAsync("classifier", "eval", model, file);
+        var (exitCode, output) = await RouterCli.RunAsync("classifier", "eval", model, file);
 
         Assert.True(exitCode == 0, output);
         var printed = AurocRows(output);
@@ -39,7 +38,7 @@ public sealed class ClassifierEvalCommandTests
         using var classifier = new OnnxClassifier(await File.ReadAllBytesAsync(CommittedModel));
         var provenance = classifier.Provenance!;
 
-        var (exitCode, output) = await RouterAsync(
+        var (exitCode, output) = await RouterCli.RunAsync(
             "classifier", "eval", CommittedModel, Path.Combine(SharedData.Directory, "cascade-traces"),
             "--holdout", provenance.Holdout.ToString(CultureInfo.InvariantCulture), "--seed", provenance.Seed.ToString(CultureInfo.InvariantCulture));
 
@@ -54,9 +53,9 @@ public sealed class ClassifierEvalCommandTests
     {
         var llmrouter = SharedData.PathOf("llmrouter/train.json");
 
-        var (judged, output) = await RouterAsync("classifier", "eval", CommittedModel, llmrouter, "--alias", "llama3.1-8b=llama-3.1-8b-instruct");
-        var (refused, message) = await RouterAsync("classifier", "eval", CommittedModel, llmrouter);
-        var (missing, missingMessage) = await RouterAsync("classifier", "eval", CommittedModel, Path.Combine(TestState.Directory, "no-such-folder"));
+        var (judged, output) = await RouterCli.RunAsync("classifier", "eval", CommittedModel, llmrouter, "--alias", "llama3.1-8b=llama-3.1-8b-instruct");
+        var (refused, message) = await RouterCli.RunAsync("classifier", "eval", CommittedModel, llmrouter);
+        var (missing, missingMessage) = await RouterCli.RunAsync("classifier", "eval", CommittedModel, Path.Combine(TestState.Directory, "no-such-folder"));
 
         Assert.True(judged == 0, output);
         var row = Assert.Single(AurocRows(output));
@@ -77,25 +76,4 @@ public sealed class ClassifierEvalCommandTests
             .Select(line => line.Split('│', '|').Select(cell => cell.Trim()).Where(cell => cell.Length > 0).ToArray())
             .Where(cells => cells.Length >= 5 && double.TryParse(cells[^1], NumberStyles.Float, CultureInfo.InvariantCulture, out _))
             .ToDictionary(cells => cells[0], cells => double.Parse(cells[^1], CultureInfo.InvariantCulture));
-
-    private static async Task<(int ExitCode, string Output)> RouterAsync(params string[] arguments)
-    {
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "router.dll"));
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output + await error);
-    }
 }

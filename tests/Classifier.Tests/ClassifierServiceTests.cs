@@ -1,3 +1,5 @@
+extern alias classifier;
+
 using System.Diagnostics;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -7,6 +9,7 @@ using Router.Ledger;
 using Router.OnnxModels;
 using Router.Testing;
 using Xunit;
+using classifier::Router.ClassifierService;
 
 namespace Router.ClassifierService.Tests;
 
@@ -37,7 +40,7 @@ public sealed class ClassifierServiceTests(PostgresFixture postgres) : IClassFix
         var path = Path.Combine(TestState.Directory, $"pre-call-{Guid.NewGuid():N}.onnx");
         Directory.CreateDirectory(TestState.Directory);
         await File.WriteAllBytesAsync(path, Trained.Value.Onnx);
-        await using var service = new GrpcServiceFactory<Program>(new Dictionary<string, string?> { ["Classifier:ModelPath"] = path });
+        await using var service = new GrpcServiceFactory<classifier::Program>(new Dictionary<string, string?> { ["Classifier:ModelPath"] = path });
         var client = new Router.Contracts.Classifier.ClassifierClient(service.Channel);
         var (result, _, queries) = Trained.Value;
         var models = result.Model.Models.Take(3).ToList();
@@ -64,7 +67,7 @@ public sealed class ClassifierServiceTests(PostgresFixture postgres) : IClassFix
     [Fact]
     public async Task Without_a_model_it_starts_at_the_cheapest_and_says_so()
     {
-        await using var service = new GrpcServiceFactory<Program>(new Dictionary<string, string?>());
+        await using var service = new GrpcServiceFactory<classifier::Program>(new Dictionary<string, string?>());
 
         var response = await new Router.Contracts.Classifier.ClassifierClient(service.Channel).PredictAsync(new PredictRequest { Query = "What is 2+2?", Models = { "a", "b" } });
 
@@ -84,7 +87,7 @@ public sealed class ClassifierServiceTests(PostgresFixture postgres) : IClassFix
             await services.GetRequiredService<ArtifactStore>().SaveNewVersionAsync(ArtifactKinds.Classifier, ClassifierModel.ArtifactName, artifact.ToJson(), "{}");
         }
 
-        await using var service = new GrpcServiceFactory<Program>(new Dictionary<string, string?> { ["ConnectionStrings:ledger"] = ledger });
+        await using var service = new GrpcServiceFactory<classifier::Program>(new Dictionary<string, string?> { ["ConnectionStrings:ledger"] = ledger });
         var client = new Router.Contracts.Classifier.ClassifierClient(service.Channel);
 
         var response = await WaitForModelAsync(client, new PredictRequest { Query = "What is the capital of France?", Models = { "not-trained", Trained.Value.Result.Model.Models[0] } });
@@ -98,7 +101,7 @@ public sealed class ClassifierServiceTests(PostgresFixture postgres) : IClassFix
     [Fact]
     public async Task Bad_requests_name_the_field()
     {
-        await using var service = new GrpcServiceFactory<Program>(new Dictionary<string, string?>());
+        await using var service = new GrpcServiceFactory<classifier::Program>(new Dictionary<string, string?>());
         var client = new Router.Contracts.Classifier.ClassifierClient(service.Channel);
 
         var empty = await Assert.ThrowsAsync<RpcException>(() => client.PredictAsync(new PredictRequest { Query = " ", Models = { "a" } }).ResponseAsync);

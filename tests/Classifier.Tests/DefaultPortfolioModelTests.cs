@@ -1,3 +1,5 @@
+extern alias classifier;
+
 using Google.Protobuf;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -9,6 +11,7 @@ using Router.OnnxModels;
 using Router.OnnxModels.Onnx;
 using Router.Testing;
 using Xunit;
+using classifier::Router.ClassifierService;
 
 namespace Router.ClassifierService.Tests;
 
@@ -72,7 +75,7 @@ public sealed class DefaultPortfolioModelTests
     public async Task The_service_loads_it_by_a_path_relative_to_its_content_root_and_starts_some_queries_above_the_cheapest()
     {
         var heldOut = Model.Value.HeldOut;
-        await using var service = new GrpcServiceFactory<Program>(new Dictionary<string, string?> { ["Classifier:ModelPath"] = RelativePath });
+        await using var service = new GrpcServiceFactory<classifier::Program>(new Dictionary<string, string?> { ["Classifier:ModelPath"] = RelativePath });
         var client = new Router.Contracts.Classifier.ClassifierClient(service.Channel);
 
         var starts = new List<int>();

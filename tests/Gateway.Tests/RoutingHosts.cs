@@ -72,6 +72,8 @@ public sealed class RoutingHosts : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // Calibrators a test stores reach Scoring, then the Gateway, within a fraction of a second.
+        scoring::Router.Scoring.CalibratorRegistry.RefreshInterval = TimeSpan.FromMilliseconds(200);
         await Task.WhenAll(_postgres.InitializeAsync(), _redis.InitializeAsync());
         Ledger = await _postgres.CreateDatabaseAsync("ledger");
         await using (var provider = new ServiceCollection().AddLedger(Ledger).BuildServiceProvider())

@@ -17,10 +17,10 @@ internal static class CalibrateCommand
 {
     public static Command Create()
     {
-        var file = new Argument<FileInfo?>("file") { Description = "a traces.csv in the cascade-traces layout (split=train rows are used)", Arity = ArgumentArity.ZeroOrOne };
+        var file = new Argument<FileInfo?>("file") { Description = "a traces.csv in the cascade-traces layout, or multi-signal traces (.jsonl); split=train rows are used", Arity = ArgumentArity.ZeroOrOne };
         var connection = new Option<string>("--connection") { Description = "PostgreSQL connection string of the ledger", Required = true };
         var fromLedger = new Option<bool>("--from-ledger") { Description = "fit on the ledger's answers that callers labelled with POST /v1/feedback instead of a file" };
-        var command = new Command("calibrate", "Fit per-model (and per task family) calibrators and store them as new versions in the ledger") { file, connection, fromLedger };
+        var command = new Command("calibrate", "Fit per-model (and per task family and signal) calibrators and store them as new versions in the ledger") { file, connection, fromLedger };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var path = parse.GetValue(file);
@@ -43,8 +43,11 @@ internal static class CalibrateCommand
             }
             else
             {
+                // Multi-signal traces get a calibrator per (model, signal) for every signal they carry.
                 using var reader = path.OpenText();
-                var fitted = CalibrationFitting.FromTraces(CascadeTrace.ReadCsv(reader).ToList());
+                var fitted = path.Extension.Equals(".jsonl", StringComparison.OrdinalIgnoreCase)
+                    ? CalibrationFitting.FromSignalTraces([.. SignalTrace.ReadJsonl(reader)])
+                    : CalibrationFitting.FromTraces(CascadeTrace.ReadCsv(reader).ToList());
                 source = path.FullName;
                 var saved = new List<RefittedCalibrator>();
                 foreach (var calibrator in fitted)
@@ -65,8 +68,9 @@ internal static class CalibrateCommand
             foreach (var (calibrator, saved) in refitted)
             {
                 table.AddRow(
-                    calibrator.Name,
-                    calibrator.Artifact.Signal,
+                    // Names and signals of sampled recipes carry brackets ("agreement[m=5]"), which are markup.
+                    Markup.Escape(calibrator.Name),
+                    Markup.Escape(calibrator.Artifact.Signal),
                     calibrator.Artifact.Calibrator.GetType().Name,
                     calibrator.Answers.ToString(Format.Culture),
                     calibrator.CrossValidatedLoss.ToString("F4", Format.Culture),

@@ -20,4 +20,27 @@ public readonly record struct CalibratedConfidence(double PCorrect, string Signa
         var geometric = signals.GetValueOrDefault(SignalNames.GeometricMeanProbability, double.NaN);
         return new CalibratedConfidence(double.IsNaN(geometric) ? 0 : geometric, SignalNames.GeometricMeanProbability, false);
     }
+
+    /// <summary>
+    /// What a stage's recipe says the attempt's P(correct) is: the recipe's score
+    /// (<see cref="RecipeScore"/>) read through the calibrator of (model, the recipe's signal), as
+    /// `router calibrate` and `router policy fit` fit it. The default recipe (the mean log-prob,
+    /// whose calibrators read the geometric-mean probability) scores as <see cref="Of"/> does. Without its calibrator a fused recipe's score is already a fitted
+    /// probability (its weights are a logistic fit); any other is the raw score, marked uncalibrated.
+    /// </summary>
+    public static CalibratedConfidence OfRecipe(SignalRecipe recipe, IReadOnlyDictionary<string, double> signals, CalibratorArtifact? calibrator)
+    {
+        if (recipe.CalibratorSignal == SignalNames.GeometricMeanProbability)
+        {
+            return Of(signals, calibrator);
+        }
+
+        var score = RecipeScore.Of(recipe, signals);
+        if (calibrator is not null && calibrator.Signal == recipe.CalibratorSignal)
+        {
+            return new CalibratedConfidence(calibrator.Calibrator.Calibrate(score), recipe.CalibratorSignal, true);
+        }
+
+        return new CalibratedConfidence(double.IsNaN(score) ? 0 : score, recipe.CalibratorSignal, recipe.IsFused);
+    }
 }

@@ -70,7 +70,7 @@ public static class EarlyEscalationEvaluation
 
         ArgumentOutOfRangeException.ThrowIfLessThan(splits, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(data.Queries, 2);
-        var withoutTokens = new ChainData(data.Chain, data.Confidence, data.Correct, data.CostUsd, data.LatencyMs);
+        var withoutTokens = new ChainData(data.Chain, data.Confidence, data.Correct, data.CostUsd, data.LatencyMs, data.EscalationCostUsd, data.EscalationLatencyMs);
         var results = new Split[splits];
         Parallel.For(0, splits, r =>
         {

@@ -67,13 +67,13 @@ public static class RouteEvaluation
         var top = data.Stages - 1;
         var byConfidence = rows.OrderByDescending(i => data.Confidence[i, 0]).ToArray();
         var topCost = rows.Sum(i => data.CostUsd[i, top]);
-        var cost = rows.Sum(i => data.CostUsd[i, 0]) + topCost;
+        var cost = rows.Sum(i => data.EscalationCostUsd[i, 0]) + topCost;
         var best = topCost;
         var loss = 0;
         for (var k = 0; k < byConfidence.Length; k++)
         {
             var i = byConfidence[k];
-            cost -= data.CostUsd[i, top];
+            cost += data.CostUsd[i, 0] - data.EscalationCostUsd[i, 0] - data.CostUsd[i, top];
             loss += (data.Correct[i, top] ? 1 : 0) - (data.Correct[i, 0] ? 1 : 0);
             var endOfTiedBlock = k + 1 == byConfidence.Length || data.Confidence[byConfidence[k + 1], 0] < data.Confidence[i, 0];
             if (endOfTiedBlock && loss <= epsilon * rows.Count && cost < best)

@@ -1,6 +1,7 @@
 using Router.Domain.Calibration;
 using Router.Domain.Signals;
 using Router.Domain.Metrics;
+using Router.Domain.Policies;
 using Router.Domain.Traces;
 
 namespace Router.Domain.Evaluation;
@@ -98,6 +99,40 @@ public static class CalibrationFitting
         foreach (var group in train.Where(t => t.ConfidenceSignal.Contains("logprob", StringComparison.Ordinal) && !t.ConfidenceSignal.Contains("self_verification", StringComparison.Ordinal)).GroupBy(t => t.Model).OrderBy(g => g.Key))
         {
             fitted.Add(Fit(group.Key, SignalNames.GeometricMeanProbability, [.. group]));
+        }
+
+        return fitted;
+    }
+
+    /// <summary>
+    /// From multi-signal traces: per (model, benchmark) on the train split and per model over every
+    /// benchmark, one calibrator for each single-signal recipe the traces carry, named by
+    /// <see cref="CalibratorArtifact.Name(string, string?, string)"/> and fitted as `router policy fit`
+    /// fits them (<see cref="CalibratedRecipe.Fit"/>). Fused recipes carry their weights in the policy
+    /// and need none.
+    /// </summary>
+    public static IReadOnlyList<FittedCalibrator> FromSignalTraces(IEnumerable<SignalTrace> traces)
+    {
+        var train = traces.Where(t => t.Split == RecipeFitter.SelectionSplit).ToList();
+        var groups = train.GroupBy(t => (t.Model, Family: (string?)t.Benchmark))
+            .Concat(train.GroupBy(t => (t.Model, Family: (string?)null)))
+            .OrderBy(g => g.Key.Model, StringComparer.Ordinal)
+            .ThenBy(g => g.Key.Family ?? string.Empty, StringComparer.Ordinal);
+        var fitted = new List<FittedCalibrator>();
+        foreach (var group in groups)
+        {
+            var answers = group.ToList();
+            var signals = answers.Select(t => t.Signals).ToList();
+            var labels = answers.Select(t => t.Correct).ToList();
+            foreach (var recipe in RecipeFitter.Candidates(answers.SelectMany(t => t.Signals.Keys).ToHashSet(StringComparer.Ordinal), RecipeFitter.RecordedSamples(answers)).Where(r => !r.IsFused))
+            {
+                var calibrated = CalibratedRecipe.Fit(recipe, signals, labels);
+                fitted.Add(new FittedCalibrator(
+                    CalibratorArtifact.Name(group.Key.Model, group.Key.Family, recipe.CalibratorSignal),
+                    new CalibratorArtifact(recipe.CalibratorSignal, calibrated.Calibrator),
+                    answers.Count,
+                    calibrated.CrossValidatedLoss));
+            }
         }
 
         return fitted;

@@ -6,19 +6,29 @@ namespace Router.Domain.Policies;
 /// <summary>
 /// Labelled answers of every model of a chain to the same queries, as matrices [query, stage]:
 /// what threshold fitting and replay work on. Confidences are probabilities kept below 1 so that a
-/// threshold of 1 means "never accept".
+/// threshold of 1 means "never accept". <see cref="CostUsd"/> and <see cref="LatencyMs"/> are what a
+/// stage costs when it answers; <see cref="EscalationCostUsd"/> and <see cref="EscalationLatencyMs"/>
+/// what it costs when it escalates, the same unless the stage's signal is known before the model
+/// answers (P(IK): a low one escalates without generating).
 /// </summary>
 public sealed class ChainData
 {
     public const double MaxConfidence = 1 - 1e-12;
 
     public ChainData(IReadOnlyList<string> chain, double[,] confidence, bool[,] correct, double[,] costUsd, double[,] latencyMs)
+        : this(chain, confidence, correct, costUsd, latencyMs, costUsd, latencyMs)
+    {
+    }
+
+    public ChainData(IReadOnlyList<string> chain, double[,] confidence, bool[,] correct, double[,] costUsd, double[,] latencyMs, double[,] escalationCostUsd, double[,] escalationLatencyMs)
     {
         Chain = chain;
         Confidence = confidence;
         Correct = correct;
         CostUsd = costUsd;
         LatencyMs = latencyMs;
+        EscalationCostUsd = escalationCostUsd;
+        EscalationLatencyMs = escalationLatencyMs;
     }
 
     public IReadOnlyList<string> Chain { get; }
@@ -30,6 +40,10 @@ public sealed class ChainData
     public double[,] CostUsd { get; }
 
     public double[,] LatencyMs { get; }
+
+    public double[,] EscalationCostUsd { get; }
+
+    public double[,] EscalationLatencyMs { get; }
 
     /// <summary>The answers' tokens, when the traces carry them: what abort rules are fitted and replayed on.</summary>
     public DraftProfiles? Drafts { get; init; }
@@ -228,13 +242,14 @@ public static class CascadeReplay
                 continue;
             }
 
-            cost += data.CostUsd[query, stage];
-            latency += data.LatencyMs[query, stage];
             tokens += drafts?.Tokens[query, stage] ?? 0;
             if (position == last || data.Confidence[query, stage] >= thresholds[position])
             {
-                return new RoutedQuery(position, data.Correct[query, stage], cost, latency, tokens, abortedAt);
+                return new RoutedQuery(position, data.Correct[query, stage], cost + data.CostUsd[query, stage], latency + data.LatencyMs[query, stage], tokens, abortedAt);
             }
+
+            cost += data.EscalationCostUsd[query, stage];
+            latency += data.EscalationLatencyMs[query, stage];
         }
     }
 }

@@ -339,7 +339,7 @@ public static class ThresholdFitter
                         continue;
                     }
 
-                    before += data.CostUsd[i, stage];
+                    before += data.EscalationCostUsd[i, stage];
                     var confidence = data.Confidence[i, stage];
                     if (position < top && confidence > highest)
                     {

@@ -1,10 +1,15 @@
 using Router.Domain.Costs;
 using Router.Domain.Policies;
+using Router.Domain.Signals;
 
 namespace Router.Domain.Routing;
 
 /// <summary>A model the route may call, where it sits in the policy's chain, and what its tokens cost.</summary>
-public sealed record PlannedStage(string Model, int ChainIndex, TokenPrice Price);
+public sealed record PlannedStage(string Model, int ChainIndex, TokenPrice Price)
+{
+    /// <summary>The signal the policy's stage trusts (<see cref="PolicyArtifact.RecipeAt"/>).</summary>
+    public SignalRecipe Recipe { get; init; } = SignalRecipe.Default;
+}
 
 /// <summary>
 /// Everything a route is decided by, fixed before the first stage runs: the policy version it was
@@ -26,6 +31,14 @@ public sealed record CascadePlan(
 
     /// <summary>The policy's whole chain priced, the top model last: the counterfactual every route is compared with.</summary>
     public required PlannedStage TopModel { get; init; }
+
+    /// <summary>
+    /// The recipe whose score decides <paramref name="call"/>: its stage's, when a threshold will be
+    /// compared with the score (a routed stage before the last, with a policy in hand); otherwise the
+    /// default, so no stage pays for verification prompts or samples nothing reads.
+    /// </summary>
+    public SignalRecipe RecipeFor(StageCall call) =>
+        Mode != RoutingMode.Direct && Rule is not null && !call.IsLast ? call.Stage.Recipe : SignalRecipe.Default;
 }
 
 /// <summary>A model of the portfolio, in escalation order.</summary>
@@ -70,7 +83,7 @@ public static class CascadePlanner
         }
 
         var chain = policy?.Artifact.Chain ?? [.. portfolio.Select(m => m.Name)];
-        var priced = chain.Select((name, index) => new PlannedStage(name, index, PriceOf(portfolio, name))).ToList();
+        var priced = chain.Select((name, index) => new PlannedStage(name, index, PriceOf(portfolio, name)) { Recipe = policy?.Artifact.RecipeAt(index) ?? SignalRecipe.Default }).ToList();
         var start = Math.Clamp(startStage ?? 0, 0, priced.Count - 1);
         IReadOnlyList<PlannedStage> stages = mode switch
         {

@@ -247,15 +247,31 @@ public static class TokenSignals
         return yes + no > 0 ? yes / (yes + no) : double.NaN;
     }
 
-    /// <summary>Normalises a free-form answer for agreement: lower case, no punctuation, articles or extra spaces.</summary>
-    public static string NormaliseAnswer(string answer)
+    /// <summary>
+    /// The final answer of a reply in the "Answer: &lt;answer&gt;" format: what follows the first
+    /// "Answer:" (else the reply) up to the end of its line, without a trailing parenthetical remark or
+    /// full stop; an option label written as "B) Mars" is the label alone.
+    /// </summary>
+    public static string ExtractAnswer(string reply)
     {
-        var text = answer.Trim();
-        if (text.StartsWith("Answer:", StringComparison.OrdinalIgnoreCase))
+        const string Marker = "Answer:";
+        var start = reply.IndexOf(Marker, StringComparison.OrdinalIgnoreCase);
+        var text = (start < 0 ? reply : reply[(start + Marker.Length)..]).TrimStart();
+        var end = text.IndexOf('\n', StringComparison.Ordinal);
+        text = end < 0 ? text : text[..end];
+        if (text.Length >= 2 && char.IsAsciiLetter(text[0]) && text[1] == ')')
         {
-            text = text["Answer:".Length..];
+            return text[..1];
         }
 
+        var remark = text.IndexOf(" (", StringComparison.Ordinal);
+        return (remark > 0 ? text[..remark] : text).Trim().TrimEnd('.').TrimEnd();
+    }
+
+    /// <summary>Normalises a reply's final answer (<see cref="ExtractAnswer"/>) for agreement: lower case, no punctuation, articles or extra spaces.</summary>
+    public static string NormaliseAnswer(string answer)
+    {
+        var text = ExtractAnswer(answer);
         var words = new string([.. text.ToLowerInvariant().Select(c => char.IsLetterOrDigit(c) ? c : ' ')])
             .Split(' ', StringSplitOptions.RemoveEmptyEntries)
             .Where(w => w is not ("a" or "an" or "the"));

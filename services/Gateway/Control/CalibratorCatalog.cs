@@ -2,6 +2,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Router.Contracts;
 using Router.Domain.Calibration;
+using Router.Domain.Signals;
 using Router.Gateway.Routing;
 
 namespace Router.Gateway.Control;
@@ -34,8 +35,15 @@ public sealed partial class CalibratorCatalog(
     /// <summary>False until the calibrators were read once: scores are then raw, and marked so.</summary>
     public bool Loaded => _calibrators is not null;
 
-    /// <summary>The calibrator for the model and task family, falling back to the model's general one.</summary>
-    public PinnedCalibrator? Find(string model, string? taskFamily)
+    /// <summary>The model's calibrator for the task family, falling back to its general one, whatever signal it reads.</summary>
+    public PinnedCalibrator? Find(string model, string? taskFamily) => Find(model, taskFamily, SignalNames.GeometricMeanProbability);
+
+    /// <summary>
+    /// The calibrator of (model, <paramref name="signal"/>) for the task family, falling back to the
+    /// model's general one of that signal: a recipe's score is read through the calibrator fitted on
+    /// it (<see cref="CalibratorArtifact.Name(string, string?, string)"/>).
+    /// </summary>
+    public PinnedCalibrator? Find(string model, string? taskFamily, string signal)
     {
         var calibrators = _calibrators;
         if (calibrators is null)
@@ -43,9 +51,9 @@ public sealed partial class CalibratorCatalog(
             return null;
         }
 
-        return !string.IsNullOrEmpty(taskFamily) && calibrators.TryGetValue(CalibratorArtifact.Name(model, taskFamily), out var specific)
+        return !string.IsNullOrEmpty(taskFamily) && calibrators.TryGetValue(CalibratorArtifact.Name(model, taskFamily, signal), out var specific)
             ? specific
-            : calibrators.GetValueOrDefault(model);
+            : calibrators.GetValueOrDefault(CalibratorArtifact.Name(model, null, signal));
     }
 
     public async Task RefreshAsync(CancellationToken cancellationToken)

@@ -1,4 +1,3 @@
-using Router.Contracts;
 using Router.Domain.Calibration;
 using Router.Domain.Signals;
 using Router.Gateway.Control;
@@ -7,9 +6,10 @@ using DomainSignalOptions = Router.Domain.Signals.SignalOptions;
 namespace Router.Gateway.Routing;
 
 /// <summary>
-/// Scores an answer where it arrives: every signal of the design computed from its tokens, and the
-/// P(correct) read through the model's calibrator as the Scoring service publishes it. Pure CPU
-/// (tens of microseconds for hundreds of tokens), so cheaper than any round trip to Scoring.
+/// Scores an answer where it arrives: every signal of the design computed from its tokens (and from
+/// what its stage's recipe gathered: self-verification, "do you know", samples), and the P(correct)
+/// the recipe reads through the calibrator of (model, signal) as the Scoring service publishes it.
+/// Pure CPU (tens of microseconds for hundreds of tokens), so cheaper than any round trip to Scoring.
 /// </summary>
 public sealed class AttemptScorer(CalibratorCatalog calibrators)
 {
@@ -17,12 +17,8 @@ public sealed class AttemptScorer(CalibratorCatalog calibrators)
     public const int TailTokens = 32;
     public const double BottomFraction = 0.1;
 
-    public void Score(AttemptTrace attempt, GenerateResponse response, string? taskFamily, IReadOnlyList<string> answerOptions)
+    public void Score(AttemptTrace attempt, GatheredAttempt gathered, SignalRecipe recipe, string? taskFamily, IReadOnlyList<string> answerOptions)
     {
-        var tokens = new AttemptTokens(
-            [.. response.Tokens.Select(t => t.Token)],
-            [.. response.Tokens.Select(t => t.Logprob)],
-            [.. response.Tokens.Select(t => (IReadOnlyList<(string, double)>)[.. t.TopLogprobs.Select(a => (a.Token, a.Logprob))])]);
         var options = new DomainSignalOptions
         {
             GroupWindow = GroupWindow,
@@ -30,20 +26,20 @@ public sealed class AttemptScorer(CalibratorCatalog calibrators)
             BottomFraction = BottomFraction,
             AnswerOptions = answerOptions,
         };
-        var signals = AttemptSignals.Compute(tokens, options, response.Text);
+        var signals = gathered.Signals(options);
         foreach (var (name, value) in signals)
         {
             attempt.Signals[name] = value;
         }
 
-        var calibrator = calibrators.Find(attempt.Model, taskFamily);
-        var confidence = CalibratedConfidence.Of(signals, calibrator?.Artifact);
+        var calibrator = calibrators.Find(attempt.Model, taskFamily, recipe.CalibratorSignal);
+        var confidence = CalibratedConfidence.OfRecipe(recipe, signals, calibrator?.Artifact);
         attempt.Confidence = confidence.PCorrect;
         attempt.Calibrated = confidence.Calibrated;
-        attempt.CalibratorVersion = confidence.Calibrated ? calibrator!.Label : null;
+        attempt.CalibratorVersion = confidence.Calibrated && calibrator is not null ? calibrator.Label : null;
         if (!calibrators.Loaded)
         {
-            attempt.ReasonText = "the calibrators could not be read from Scoring yet; confidence is the uncalibrated exp(mean log-prob)";
+            attempt.ReasonText ??= "the calibrators could not be read from Scoring yet; confidence is the uncalibrated score of the stage's signal";
         }
     }
 }

@@ -3,6 +3,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Router.Contracts;
 using Router.Domain.Routing;
+using Router.Domain.Signals;
 using Router.Gateway.Portfolio;
 
 namespace Router.Gateway.Routing;
@@ -25,6 +26,7 @@ public interface IRouteRunner
 public sealed class CascadeRouter(
     StartPredictor predictor,
     WorkerStage workers,
+    RecipeCalls recipeCalls,
     AttemptScorer scorer,
     RoutingTelemetry telemetry,
     IOptionsMonitor<PortfolioOptions> portfolio,
@@ -53,7 +55,7 @@ public sealed class CascadeRouter(
             StageOutcome outcome;
             try
             {
-                outcome = await RunStageAsync(call, model, generate, attempt, liveSink, responses, trace, request, cancellationToken);
+                outcome = await RunStageAsync(call, run.Plan.RecipeFor(call), model, generate, attempt, liveSink, responses, trace, request, cancellationToken);
             }
             catch (Exception e) when (cancellationToken.IsCancellationRequested && e is OperationCanceledException or RpcException)
             {
@@ -111,6 +113,7 @@ public sealed class CascadeRouter(
 
     private async Task<StageOutcome> RunStageAsync(
         StageCall call,
+        SignalRecipe recipe,
         ModelDeploymentOptions model,
         GenerateRequest generate,
         AttemptTrace attempt,
@@ -132,9 +135,17 @@ public sealed class CascadeRouter(
         }
 
         responses[call.Index] = response;
+        var gathered = new GatheredAttempt(response.Tokens.ToAttemptTokens(), response.Text);
+        attempt.Recipe = recipe.Key;
+        if (recipe.ExtraCalls.Count > 0)
+        {
+            using var hop = telemetry.Time(trace, "recipe_calls");
+            gathered = await recipeCalls.GatherAsync(recipe, model, generate, gathered, attempt, call.Deadline - TimeSpan.FromMilliseconds(attempt.LatencyMs), cancellationToken);
+        }
+
         using (telemetry.Time(trace, "scoring"))
         {
-            scorer.Score(attempt, response, request.TaskFamily, request.Options);
+            scorer.Score(attempt, gathered, recipe, request.TaskFamily, request.Options);
         }
 
         return new StageAnswered(attempt.Confidence ?? 0, attempt.PromptTokens, attempt.CompletionTokens);

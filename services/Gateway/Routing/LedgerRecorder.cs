@@ -10,6 +10,7 @@ namespace Router.Gateway.Routing;
 public sealed class LedgerRecorder(LedgerJournal journal, TeamAccess teams, TimeProvider time)
 {
     private static readonly JsonSerializerOptions SignalJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+    private static readonly JsonSerializerOptions ExtraCallJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     /// <summary>True when the journal cannot take more rows: the Gateway then refuses work rather than lose ledger rows.</summary>
     public bool IsFull => journal.IsFull;
@@ -44,6 +45,11 @@ public sealed class LedgerRecorder(LedgerJournal journal, TeamAccess teams, Time
                 PromptTokens = a.PromptTokens,
                 CompletionTokens = a.CompletionTokens,
                 CostUsd = a.CostUsd,
+                Recipe = a.Recipe,
+                ExtraPromptTokens = a.ExtraCalls.Sum(c => c.PromptTokens),
+                ExtraCompletionTokens = a.ExtraCalls.Sum(c => c.CompletionTokens),
+                ExtraCostUsd = a.ExtraCalls.Sum(c => c.CostUsd),
+                ExtraCalls = JsonSerializer.Serialize(a.ExtraCalls, ExtraCallJson),
                 LatencyMs = a.LatencyMs,
                 Signals = JsonSerializer.Serialize(a.Signals.Where(s => double.IsFinite(s.Value)).ToDictionary(), SignalJson),
                 Confidence = a.Confidence,

@@ -1,5 +1,6 @@
 using Router.Domain.Policies;
 using Router.Domain.Routing;
+using Router.Domain.Signals;
 
 namespace Router.Gateway.Routing;
 
@@ -41,7 +42,7 @@ public sealed record RouteResponse(
         trace.Simulated);
 }
 
-/// <summary>One stage of a route: the model's answer and usage, every signal, the confidence and what the router decided.</summary>
+/// <summary>One stage of a route: the model's answer and usage, the recipe's extra calls, every signal, the confidence and what the router decided.</summary>
 public sealed record RouteAttempt(
     int Stage,
     string Model,
@@ -49,6 +50,8 @@ public sealed record RouteAttempt(
     int PromptTokens,
     int CompletionTokens,
     decimal CostUsd,
+    string? Recipe,
+    IReadOnlyList<ExtraCallUsage> ExtraCalls,
     double LatencyMs,
     bool Simulated,
     string? FinishReason,
@@ -72,6 +75,8 @@ public sealed record RouteAttempt(
         attempt.PromptTokens,
         attempt.CompletionTokens,
         attempt.CostUsd,
+        attempt.Recipe,
+        attempt.ExtraCalls,
         attempt.LatencyMs,
         attempt.Simulated,
         attempt.FinishReason,

@@ -1,5 +1,6 @@
 using Router.Domain.Policies;
 using Router.Domain.Routing;
+using Router.Domain.Signals;
 
 namespace Router.Gateway.Routing;
 
@@ -37,7 +38,7 @@ public sealed class RoutingTrace
 
     public double LatencyMs { get; set; }
 
-    /// <summary>Milliseconds spent in each hop (response_cache, policy, classifier, worker, scoring, ledger_journal), summed over stages.</summary>
+    /// <summary>Milliseconds spent in each hop (response_cache, policy, classifier, worker, recipe_calls, scoring, ledger_journal), summed over stages.</summary>
     public Dictionary<string, double> HopsMs { get; } = new(StringComparer.Ordinal);
 
     public void AddHop(string hop, double milliseconds) => HopsMs[hop] = HopsMs.GetValueOrDefault(hop) + milliseconds;
@@ -63,11 +64,19 @@ public sealed class AttemptTrace
 
     public string? Text { get; set; }
 
+    /// <summary>The answer's own tokens; the recipe's extra calls are in <see cref="ExtraCalls"/>.</summary>
     public int PromptTokens { get; set; }
 
     public int CompletionTokens { get; set; }
 
+    /// <summary>What the stage cost: its answer plus its recipe's extra calls.</summary>
     public decimal CostUsd { get; set; }
+
+    /// <summary>The signal recipe the stage's confidence was read with (e.g. "p_true", "agreement[m=5]").</summary>
+    public string? Recipe { get; set; }
+
+    /// <summary>The model calls the recipe made besides the answer, per kind, with their tokens, cost and time.</summary>
+    public List<ExtraCallUsage> ExtraCalls { get; } = [];
 
     public double LatencyMs { get; set; }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Router.Domain.Signals;
 
 namespace Router.InferenceWorker.Simulation;
 
@@ -11,6 +12,9 @@ public sealed record KnownQuestion(string Id, string Question, IReadOnlyList<str
     public string Prompt => IsMultipleChoice
         ? $"{Question} {string.Join(' ', Options!.Select((o, i) => $"{(char)('A' + i)}) {o}"))}"
         : Question;
+
+    /// <summary>Whether a reply's final answer is this question's: the option letter, or the answer text once both are normalised.</summary>
+    public bool IsCorrect(string reply) => TokenSignals.NormaliseAnswer(reply) == TokenSignals.NormaliseAnswer(Answer);
 }
 
 /// <summary>The small question set (embedded, written for the simulation) whose answers the simulated fleet is graded on.</summary>

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Router.Domain.Signals;
 
 namespace Router.InferenceWorker.Simulation;
 
@@ -110,15 +111,22 @@ public sealed class SimulatedModel(SimulatedModelProfile profile, QuestionSet qu
     }
 
     /// <summary>
-    /// Next-token log-probs of candidates after a prompt: "Yes"/"True" follow the model's latent
-    /// confidence in its answer to the question the prompt contains (self-verification, P(IK));
-    /// option letters follow the option it would choose.
+    /// Next-token log-probs of candidates after a prompt about a known question. "Yes"/"True": asked
+    /// whether a proposed answer is correct (self-verification, P(True)), the model judges that
+    /// answer with <see cref="SimulatedModelProfile.VerificationSeparation"/>; asked whether it knows
+    /// the answer (P(IK)), it knows only how hard the question is for it; otherwise "Yes" follows its
+    /// latent confidence in its own answer. Option letters follow the option it would choose.
     /// </summary>
     public IReadOnlyList<(string Candidate, double Logprob, bool InTop)> Score(string prompt, IReadOnlyList<string> candidates)
     {
         var (question, correct, z, _) = Latent(prompt, 0);
         var random = new Random(SeedOf(profile.Model, "score|" + prompt, 0));
-        var yes = Sigmoid(z + 0.7 * Gaussian(random));
+        var yes = (question, ExtraCallPrompts.ProposedAnswer(prompt)) switch
+        {
+            ({ } known, { } proposed) => Sigmoid(Logit(profile.Accuracy) + profile.Overconfidence + (known.IsCorrect(proposed) ? 0.5 : -0.5) * (profile.VerificationSeparation ?? profile.Separation) + Gaussian(random)),
+            ({ } known, null) when ExtraCallPrompts.IsDoYouKnow(prompt) => Sigmoid(Logit(PCorrect(known.Difficulty)) + 0.5 * Gaussian(random)),
+            _ => Sigmoid(z + 0.7 * Gaussian(random)),
+        };
         var letter = question is { IsMultipleChoice: true } ? Chosen(question, correct, random) : null;
         const double NotReturned = -12;
         return [.. candidates.Select(candidate =>
@@ -171,8 +179,7 @@ public sealed class SimulatedModel(SimulatedModelProfile profile, QuestionSet qu
         var question = questions.Find(prompt);
         var random = new Random(SeedOf(profile.Model, question?.Id ?? prompt, seed));
         var difficulty = question?.Difficulty ?? random.NextDouble();
-        var pCorrect = Sigmoid(Logit(profile.Accuracy) + 3 * (0.5 - difficulty));
-        var correct = random.NextDouble() < pCorrect;
+        var correct = random.NextDouble() < PCorrect(difficulty);
         var z = Logit(profile.Accuracy) + profile.Overconfidence + (correct ? 0.5 : -0.5) * profile.Separation + Gaussian(random);
         return (question, correct, z, random);
     }
@@ -190,6 +197,8 @@ public sealed class SimulatedModel(SimulatedModelProfile profile, QuestionSet qu
             tokens.Add(Token(answerWords[i], LogSigmoid(logit), topLogprobs, [answerWords[i], .. alternatives], random));
         }
     }
+
+    private double PCorrect(double difficulty) => Sigmoid(Logit(profile.Accuracy) + 3 * (0.5 - difficulty));
 
     private static List<string> AnswerWords(KnownQuestion? question, bool correct, string prompt, Random random)
     {

@@ -368,6 +368,26 @@ namespace Router.Ledger.Migrations
                         .HasColumnType("text")
                         .HasColumnName("error");
 
+                    b.Property<string>("ExtraCalls")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("jsonb")
+                        .HasDefaultValue("[]")
+                        .HasColumnName("extra_calls");
+
+                    b.Property<int>("ExtraCompletionTokens")
+                        .HasColumnType("integer")
+                        .HasColumnName("extra_completion_tokens");
+
+                    b.Property<decimal>("ExtraCostUsd")
+                        .HasPrecision(18, 8)
+                        .HasColumnType("numeric(18,8)")
+                        .HasColumnName("extra_cost_usd");
+
+                    b.Property<int>("ExtraPromptTokens")
+                        .HasColumnType("integer")
+                        .HasColumnName("extra_prompt_tokens");
+
                     b.Property<double>("LatencyMs")
                         .HasColumnType("double precision")
                         .HasColumnName("latency_ms");
@@ -386,6 +406,11 @@ namespace Router.Ledger.Migrations
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)")
                         .HasColumnName("reason");
+
+                    b.Property<string>("Recipe")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("recipe");
 
                     b.Property<string>("Signals")
                         .IsRequired()

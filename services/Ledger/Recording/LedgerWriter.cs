@@ -22,16 +22,20 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource)
         """;
 
     private const string InsertAttempts = """
-        INSERT INTO attempts (request_id, attempt, stage, model, prompt_tokens, completion_tokens, cost_usd, latency_ms, signals,
+        INSERT INTO attempts (request_id, attempt, stage, model, prompt_tokens, completion_tokens, cost_usd, recipe, extra_prompt_tokens,
+                              extra_completion_tokens, extra_cost_usd, extra_calls, latency_ms, signals,
                               confidence, calibrated, calibrator_version, decision, reason, threshold, discarded, error,
                               abort_group_confidence, aborted_at_token)
-        SELECT request_id, attempt, stage, model, prompt_tokens, completion_tokens, cost_usd, latency_ms, signals::jsonb,
+        SELECT request_id, attempt, stage, model, prompt_tokens, completion_tokens, cost_usd, recipe, extra_prompt_tokens,
+               extra_completion_tokens, extra_cost_usd, extra_calls::jsonb, latency_ms, signals::jsonb,
                confidence, calibrated, calibrator_version, decision, reason, threshold, discarded, error,
                abort_group_confidence, aborted_at_token
-        FROM unnest(@request_id, @attempt, @stage, @model, @prompt_tokens, @completion_tokens, @cost_usd, @latency_ms, @signals,
+        FROM unnest(@request_id, @attempt, @stage, @model, @prompt_tokens, @completion_tokens, @cost_usd, @recipe, @extra_prompt_tokens,
+                    @extra_completion_tokens, @extra_cost_usd, @extra_calls, @latency_ms, @signals,
                     @confidence, @calibrated, @calibrator_version, @decision, @reason, @threshold, @discarded, @error,
                     @abort_group_confidence, @aborted_at_token)
-             AS a(request_id, attempt, stage, model, prompt_tokens, completion_tokens, cost_usd, latency_ms, signals,
+             AS a(request_id, attempt, stage, model, prompt_tokens, completion_tokens, cost_usd, recipe, extra_prompt_tokens,
+                  extra_completion_tokens, extra_cost_usd, extra_calls, latency_ms, signals,
                   confidence, calibrated, calibrator_version, decision, reason, threshold, discarded, error,
                   abort_group_confidence, aborted_at_token)
         WHERE request_id = ANY(@inserted)
@@ -101,6 +105,11 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource)
             p.Add(Array("prompt_tokens", NpgsqlDbType.Integer, attempts.Select(a => a.PromptTokens)));
             p.Add(Array("completion_tokens", NpgsqlDbType.Integer, attempts.Select(a => a.CompletionTokens)));
             p.Add(Array("cost_usd", NpgsqlDbType.Numeric, attempts.Select(a => a.CostUsd)));
+            p.Add(Array("recipe", NpgsqlDbType.Text, attempts.Select(a => a.Recipe)));
+            p.Add(Array("extra_prompt_tokens", NpgsqlDbType.Integer, attempts.Select(a => a.ExtraPromptTokens)));
+            p.Add(Array("extra_completion_tokens", NpgsqlDbType.Integer, attempts.Select(a => a.ExtraCompletionTokens)));
+            p.Add(Array("extra_cost_usd", NpgsqlDbType.Numeric, attempts.Select(a => a.ExtraCostUsd)));
+            p.Add(Array("extra_calls", NpgsqlDbType.Text, attempts.Select(a => a.ExtraCalls)));
             p.Add(Array("latency_ms", NpgsqlDbType.Double, attempts.Select(a => a.LatencyMs)));
             p.Add(Array("signals", NpgsqlDbType.Text, attempts.Select(a => a.Signals)));
             p.Add(Array("confidence", NpgsqlDbType.Double, attempts.Select(a => a.Confidence)));

@@ -57,7 +57,24 @@ public sealed class RoutingAttempt
 
     public int CompletionTokens { get; set; }
 
+    /// <summary>What the stage cost: its answer plus <see cref="ExtraCostUsd"/>.</summary>
     public decimal CostUsd { get; set; }
+
+    /// <summary>The signal recipe the stage's confidence was read with; null for rows written before recipes.</summary>
+    public string? Recipe { get; set; }
+
+    /// <summary>
+    /// Tokens and cost of the model calls the recipe made besides the answer (verification prompts,
+    /// samples); <see cref="PromptTokens"/> and <see cref="CompletionTokens"/> are the answer's own.
+    /// </summary>
+    public int ExtraPromptTokens { get; set; }
+
+    public int ExtraCompletionTokens { get; set; }
+
+    public decimal ExtraCostUsd { get; set; }
+
+    /// <summary>The extra calls per kind (kind, calls, tokens, cost, time), as JSON.</summary>
+    public string ExtraCalls { get; set; } = "[]";
 
     public double LatencyMs { get; set; }
 
