@@ -89,7 +89,7 @@ public static class ThresholdFitter
     public const double MultiStageShareOfDelta = 0.1;
 
     /// <summary>Share of each sub-chain's delta spent on its candidates with abort rules, when the data carry tokens.</summary>
-    public const double AbortShareOfDelta = 0.5;
+    public const double AbortShareOfDelta = 0.7;
 
     /// <summary>Log-prob thresholds, most conservative first: 0 means never accept (confidences stay below 1).</summary>
     public static IReadOnlyList<double> LogGrid { get; } = BuildGrid();
@@ -103,19 +103,57 @@ public static class ThresholdFitter
     public static IReadOnlyList<double> AbortGrid { get; } = [2, 2.5, 3, 3.5];
 
     /// <summary>
-    /// The candidates of a chain of <paramref name="stages"/> models and their shares of delta,
-    /// which sum to 1; <paramref name="withAbortRules"/> adds each sub-chain with each abort threshold.
+    /// Least share of the drafts of a chain an abort threshold must cut on the fitting rows to be
+    /// tested: a rule that cuts (almost) nothing cannot save anything, and testing it would only
+    /// take delta from the plain candidates, making the policy dearer than without early escalation.
     /// </summary>
-    public static IReadOnlyList<CandidatePath> Plan(int stages, bool withAbortRules = false)
+    public const double MinAbortedShare = 0.02;
+
+    /// <summary>
+    /// The candidates of a chain of <paramref name="stages"/> models and their shares of delta,
+    /// which sum to 1; <paramref name="abortThresholds"/> (from <see cref="AbortGrid"/>) adds each
+    /// sub-chain with each of them.
+    /// </summary>
+    public static IReadOnlyList<CandidatePath> Plan(int stages, IReadOnlyList<double>? abortThresholds = null)
     {
         var subChains = SubChainPlan(stages);
-        return withAbortRules
+        return abortThresholds is { Count: > 0 } thresholds
             ?
             [
                 .. subChains.Select(c => c with { DeltaShare = c.DeltaShare * (1 - AbortShareOfDelta) }),
-                .. subChains.SelectMany(c => AbortGrid.Select(a => c with { DeltaShare = c.DeltaShare * AbortShareOfDelta / AbortGrid.Count, AbortThreshold = a })),
+                .. subChains.SelectMany(c => thresholds.Select(a => c with { DeltaShare = c.DeltaShare * AbortShareOfDelta / thresholds.Count, AbortThreshold = a })),
             ]
             : subChains;
+    }
+
+    /// <summary>
+    /// The thresholds of <see cref="AbortGrid"/> that cut at least <see cref="MinAbortedShare"/> of
+    /// the drafts (every stage but the top) on <paramref name="rows"/>. The screen reads only the
+    /// drafts' log-probs, never whether an answer was right, so the losses the bound is computed
+    /// on take no part in choosing which candidates are tested.
+    /// </summary>
+    public static IReadOnlyList<double> AbortThresholdsWorthTesting(ChainData data, IReadOnlyList<int> rows)
+    {
+        if (data.Drafts is not { } drafts || data.Stages < 2 || rows.Count == 0)
+        {
+            return [];
+        }
+
+        var draftsCount = rows.Count * (data.Stages - 1);
+        return
+        [
+            .. AbortGrid.Where(a =>
+            {
+                var rule = new AbortRule(a, drafts.MinTokens, drafts.Window, drafts.TopLogprobs);
+                var cut = 0;
+                for (var stage = 0; stage < data.Stages - 1; stage++)
+                {
+                    cut += rows.Count(i => drafts.AbortsAt(i, stage, rule) > 0);
+                }
+
+                return cut >= MinAbortedShare * draftsCount;
+            }),
+        ];
     }
 
     private static IReadOnlyList<CandidatePath> SubChainPlan(int stages)
@@ -141,7 +179,7 @@ public static class ThresholdFitter
         var top = full.Stages - 1;
         var topCost = rows.Sum(i => full.CostUsd[i, top]);
         (CandidatePath Candidate, double Threshold, double Risk, double Cost)? best = null;
-        foreach (var candidate in Plan(full.Stages, full.Drafts is not null))
+        foreach (var candidate in Plan(full.Stages, AbortThresholdsWorthTesting(full, rows)))
         {
             var path = new EqualThresholdPath(full, candidate.Stages, rows, AbortRuleOf(full, candidate));
             var bound = new NetLossBound(rows.Count, delta * candidate.DeltaShare);
