@@ -94,6 +94,43 @@ public sealed class RecipeRoutingTests(RoutingHosts system) : IClassFixture<Rout
         Assert.Equal(("mean_logprob", 0, 0m, "[]"), (last.Recipe, last.ExtraPromptTokens, last.ExtraCostUsd, last.ExtraCalls));
     }
 
+    [Fact]
+    public async Task A_p_ik_stage_asks_first_and_escalates_without_generating_when_the_model_does_not_know_paying_only_the_question()
+    {
+        // "Do you know?" gets No for questions marked (stumped) and Yes otherwise; the answers themselves are confident.
+        IReadOnlyList<StubToken> no = [new("No", -0.1, [("No", -0.1), ("Yes", -2.5)])];
+        system.SmallModel.TokensFor = body => body.ToJsonString() is var json && ExtraCallPrompts.IsDoYouKnow(json)
+            ? (json.Contains("(stumped)", StringComparison.Ordinal) ? no : Yes)
+            : RoutingHosts.Confident;
+        await StorePolicyAsync("knows", SignalRecipe.Single(SignalNames.PIk), threshold: 0.5);
+        await using var gateway = system.Gateway();
+        using var client = gateway.CreateClient();
+        var answers = Answers();
+
+        var stumped = await RouteAsync(client, "cascade/knows", "Which planet is red? (stumped)");
+        var answersWhenStumped = Answers() - answers;
+        var known = await RouteAsync(client, "cascade/knows", "Which planet is red? (known)");
+
+        var declined = stumped.GetProperty("attempts")[0];
+        Assert.Equal(0, answersWhenStumped);
+        Assert.Equal(("p_ik", "escalate", 0, 0), (declined.GetProperty("recipe").GetString(), declined.GetProperty("decision").GetString(), declined.GetProperty("prompt_tokens").GetInt32(), declined.GetProperty("completion_tokens").GetInt32()));
+        Assert.Equal(Math.Exp(-2.5), declined.GetProperty("confidence").GetDouble(), 6);
+        var question = Assert.Single(declined.GetProperty("extra_calls").EnumerateArray());
+        Assert.Equal((ExtraCallKinds.DoYouKnow, 1), (question.GetProperty("kind").GetString(), question.GetProperty("calls").GetInt32()));
+        Assert.Equal(question.GetProperty("cost_usd").GetDecimal(), declined.GetProperty("cost_usd").GetDecimal());
+        Assert.Equal(RoutingHosts.Large, stumped.GetProperty("final_model").GetString());
+        var row = await LedgerRowAsync(stumped.GetProperty("request_id").GetString()!, 0);
+        Assert.Equal(("p_ik", question.GetProperty("cost_usd").GetDecimal()), (row.Recipe, row.CostUsd));
+
+        var accepted = known.GetProperty("attempts")[0];
+        Assert.Equal(("accept", RoutingHosts.Small), (accepted.GetProperty("decision").GetString(), known.GetProperty("final_model").GetString()));
+        Assert.Single(accepted.GetProperty("extra_calls").EnumerateArray());
+        Assert.True(accepted.GetProperty("completion_tokens").GetInt32() > 0);
+    }
+
+    /// <summary>The small model's requests that asked for an answer, not a recipe's question.</summary>
+    private int Answers() => system.SmallModel.Requests.Count(r => !ExtraCallPrompts.IsDoYouKnow(r.ToJsonString()) && !r.ToJsonString().Contains(Verification, StringComparison.Ordinal));
+
     private int VerificationPrompts() => system.SmallModel.Requests.Count(r => r.ToJsonString().Contains(Verification, StringComparison.Ordinal));
 
     private async Task StorePolicyAsync(string name, SignalRecipe firstStage, double threshold)

@@ -19,6 +19,12 @@ public sealed record StageFailed(StageReason Reason, bool TimedOut = false, bool
 /// <summary>The draft was cancelled mid-generation: its running group confidence fell to <paramref name="GroupConfidence"/> at token <paramref name="Position"/>.</summary>
 public sealed record StageAborted(double GroupConfidence, int Position) : StageOutcome;
 
+/// <summary>
+/// The stage's recipe reads a signal known before the model answers (P(IK)), and the policy escalated
+/// on it: the stage asked only its question (<paramref name="PromptTokens"/> tokens) and generated nothing.
+/// </summary>
+public sealed record StageDeclined(double Confidence, int PromptTokens) : StageOutcome;
+
 /// <summary>The client went away while the stage ran.</summary>
 public sealed record ClientGone : StageOutcome;
 
@@ -134,6 +140,16 @@ public sealed class CascadeRun(CascadePlan plan)
         return new StageCall(stage, _next, isLast, deadline) { Abort = abort };
     }
 
+    /// <summary>
+    /// Whether the stage <see cref="NextStage"/> returned escalates on <paramref name="confidence"/>
+    /// read before it answers (P(IK)), so it need not generate: the policy would escalate on it. Never
+    /// the last stage, a direct model or a route without a policy; a stage the policy would stop at
+    /// (budget, latency) still answers.
+    /// </summary>
+    public bool EscalatesBeforeAnswer(StageCall call, double confidence, int promptTokens, double elapsedMs) =>
+        Result is null && call.Index == _next && !call.IsLast && Plan.Mode != RoutingMode.Direct && Plan.Rule is not null
+        && VerdictBeforeAnswer(call.Stage.ChainIndex, _next + 1, confidence, promptTokens, elapsedMs).Decision == PolicyDecision.Escalate;
+
     /// <summary>Records the outcome of the stage <see cref="NextStage"/> returned and decides on it.</summary>
     public StageRecord Record(StageOutcome outcome, decimal costUsd, double elapsedMs)
     {
@@ -153,6 +169,10 @@ public sealed class CascadeRun(CascadePlan plan)
         {
             case StageAnswered answered:
                 Decide(record, answered, isLast, elapsedMs);
+                break;
+            case StageDeclined declined:
+                var verdict = VerdictBeforeAnswer(stage.ChainIndex, _next, declined.Confidence, declined.PromptTokens, elapsedMs);
+                (record.Decision, record.Reason, record.Threshold) = (PolicyDecision.Escalate, verdict.Reason, verdict.Threshold);
                 break;
             case StageAborted:
                 (record.Decision, record.Reason, record.Discarded) = (PolicyDecision.Escalate, StageReason.LowGroupConfidence, true);
@@ -206,6 +226,13 @@ public sealed class CascadeRun(CascadePlan plan)
         }
 
         Accept(record, verdict.Decision, verdict.Reason, verdict.Threshold);
+    }
+
+    /// <summary>The policy's verdict on a confidence read before the answer, the next stage costed for the question alone.</summary>
+    private StageVerdict VerdictBeforeAnswer(int chainIndex, int nextIndex, double confidence, int promptTokens, double elapsedMs)
+    {
+        var next = Plan.Stages[Math.Min(nextIndex, Plan.Stages.Count - 1)];
+        return Plan.Rule!.Decide(chainIndex, confidence, (double)SpentUsd, elapsedMs, Plan.Limits, (double)next.Price.Cost(promptTokens, 1));
     }
 
     private void Accept(StageRecord record, PolicyDecision decision, StageReason reason, double? threshold)

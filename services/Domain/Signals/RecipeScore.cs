@@ -7,6 +7,9 @@ namespace Router.Domain.Signals;
 /// </summary>
 public sealed record GatheredAttempt(AttemptTokens Tokens, string Answer)
 {
+    /// <summary>Nothing generated yet: what a recipe read before the answer (P(IK)) starts from.</summary>
+    public static GatheredAttempt Unanswered { get; } = new(AttemptTokens.Empty, string.Empty);
+
     public (double Yes, double No)? SelfVerification { get; init; }
 
     public double? DoYouKnowYes { get; init; }

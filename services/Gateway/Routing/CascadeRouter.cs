@@ -55,7 +55,7 @@ public sealed class CascadeRouter(
             StageOutcome outcome;
             try
             {
-                outcome = await RunStageAsync(call, run.Plan.RecipeFor(call), model, generate, attempt, liveSink, responses, trace, request, cancellationToken);
+                outcome = await RunStageAsync(run, call, model, generate, attempt, liveSink, responses, trace, request, started, cancellationToken);
             }
             catch (Exception e) when (cancellationToken.IsCancellationRequested && e is OperationCanceledException or RpcException)
             {
@@ -112,8 +112,8 @@ public sealed class CascadeRouter(
     }
 
     private async Task<StageOutcome> RunStageAsync(
+        CascadeRun run,
         StageCall call,
-        SignalRecipe recipe,
         ModelDeploymentOptions model,
         GenerateRequest generate,
         AttemptTrace attempt,
@@ -121,8 +121,29 @@ public sealed class CascadeRouter(
         GenerateResponse?[] responses,
         RoutingTrace trace,
         ValidatedChatRequest request,
+        long started,
         CancellationToken cancellationToken)
     {
+        var recipe = run.Plan.RecipeFor(call);
+        attempt.Recipe = recipe.Key;
+        GatheredAttempt? beforeAnswer = null;
+        if (recipe.BeforeAnswer && !call.IsLast)
+        {
+            // P(IK) is known before the answer: a stage the policy would escalate on it asks only its question.
+            using (telemetry.Time(trace, "recipe_calls"))
+            {
+                beforeAnswer = await recipeCalls.GatherAsync(recipe, model, generate, GatheredAttempt.Unanswered, attempt, call.Deadline, cancellationToken);
+            }
+
+            scorer.Score(attempt, beforeAnswer, recipe, request.TaskFamily, request.Options);
+            var questionTokens = attempt.ExtraCalls.Sum(c => c.PromptTokens);
+            if (run.EscalatesBeforeAnswer(call, attempt.Confidence ?? 0, questionTokens, Elapsed(started)))
+            {
+                attempt.ReasonText ??= "escalated on P(IK) before answering: the model was asked only whether it knows";
+                return new StageDeclined(attempt.Confidence ?? 0, questionTokens);
+            }
+        }
+
         (GenerateResponse? Response, StageOutcome? Ended) result;
         using (telemetry.Time(trace, "worker"))
         {
@@ -136,8 +157,11 @@ public sealed class CascadeRouter(
 
         responses[call.Index] = response;
         var gathered = new GatheredAttempt(response.Tokens.ToAttemptTokens(), response.Text);
-        attempt.Recipe = recipe.Key;
-        if (recipe.ExtraCalls.Count > 0)
+        if (beforeAnswer is not null)
+        {
+            gathered = gathered with { DoYouKnowYes = beforeAnswer.DoYouKnowYes };
+        }
+        else if (recipe.ExtraCalls.Count > 0)
         {
             using var hop = telemetry.Time(trace, "recipe_calls");
             gathered = await recipeCalls.GatherAsync(recipe, model, generate, gathered, attempt, call.Deadline - TimeSpan.FromMilliseconds(attempt.LatencyMs), cancellationToken);

@@ -47,7 +47,8 @@ public sealed partial class WorkerStage(
             attempt.Text = response.Text;
             attempt.PromptTokens = response.Usage?.PromptTokens ?? (stream?.Aborted is null ? 0 : EstimatedPromptTokens(request));
             attempt.CompletionTokens = response.Usage?.CompletionTokens ?? response.Tokens.Count;
-            attempt.CostUsd = Price(model).Cost(attempt.PromptTokens, attempt.CompletionTokens);
+            // Added, not set: a recipe read before the answer (P(IK)) may already have paid for its question.
+            attempt.CostUsd += Price(model).Cost(attempt.PromptTokens, attempt.CompletionTokens);
             attempt.FinishReason = response.FinishReason;
             attempt.Simulated = response.Simulated;
             circuits.Succeeded(model.WorkerService);
@@ -77,7 +78,7 @@ public sealed partial class WorkerStage(
         }
         finally
         {
-            attempt.LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            attempt.LatencyMs += Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         }
     }
 

@@ -40,6 +40,55 @@ public sealed class CascadeRunTests
     }
 
     [Fact]
+    public void A_stage_unsure_before_it_answers_escalates_without_generating_and_leaves_no_answer_to_fall_back_on()
+    {
+        var run = new CascadeRun(Plan());
+        var first = run.NextStage(0)!;
+        Assert.False(run.EscalatesBeforeAnswer(first, 0.9, 40, 5));
+        Assert.True(run.EscalatesBeforeAnswer(first, 0.3, 40, 5));
+
+        var declined = run.Record(new StageDeclined(0.3, 40), 0.000004m, 5);
+        var last = run.NextStage(5)!;
+        run.Record(Answer(0.7), 0.01m, 20);
+
+        Assert.Equal((PolicyDecision.Escalate, StageReason.ConfidenceBelowThreshold, 0.8, false), (declined.Decision, declined.Reason, declined.Threshold, declined.Discarded));
+        Assert.Equal("medium", last.Stage.Model);
+        Assert.Equal(new RouteAnswered(1), run.Result);
+        Assert.Equal(0.010004m, run.SpentUsd);
+    }
+
+    [Fact]
+    public void The_last_stage_and_a_direct_model_never_escalate_before_answering()
+    {
+        var run = new CascadeRun(Plan());
+        run.NextStage(0);
+        run.Record(Answer(0.1), 0.001m, 5);
+        run.NextStage(5);
+        run.Record(Answer(0.1), 0.01m, 10);
+        var last = run.NextStage(10)!;
+        var direct = new CascadeRun(CascadePlanner.Direct(Portfolio[0], Portfolio, new RequestLimits(), StageTimeout));
+
+        Assert.True(last.IsLast);
+        Assert.False(run.EscalatesBeforeAnswer(last, 0.01, 40, 5));
+        Assert.False(direct.EscalatesBeforeAnswer(direct.NextStage(0)!, 0.01, 40, 5));
+    }
+
+    [Fact]
+    public void Declined_stages_alone_are_no_answer_when_every_later_stage_fails()
+    {
+        var run = new CascadeRun(Plan());
+        run.NextStage(0);
+        run.Record(new StageDeclined(0.1, 40), 0.000004m, 5);
+        run.NextStage(5);
+        run.Record(new StageDeclined(0.1, 40), 0.00004m, 6);
+        run.NextStage(6);
+        run.Record(new StageFailed(StageReason.StageFailed), 0m, 10);
+
+        Assert.Null(run.NextStage(10));
+        Assert.IsType<RouteFailed>(run.Result);
+    }
+
+    [Fact]
     public void Unsure_stages_escalate_and_are_discarded_until_the_last_stage_answers_whatever_its_confidence()
     {
         var run = new CascadeRun(Plan());
