@@ -9,6 +9,7 @@ using Router.Domain.Policies;
 using Router.Domain.Signals;
 using Router.Gateway.Control;
 using Router.Ledger;
+using Router.Testing;
 using Router.Testing.OpenAiStub;
 using Xunit;
 
@@ -140,7 +141,7 @@ public sealed class RecipeRoutingTests(RoutingHosts system) : IClassFixture<Rout
             Recipes = [firstStage, SignalRecipe.Default],
         };
         var version = await StoreAsync(ArtifactKinds.Policy, name, artifact.ToJson());
-        await WhenAsync(async () =>
+        await Eventually.UntilAsync(async () =>
         {
             try
             {
@@ -163,7 +164,7 @@ public sealed class RecipeRoutingTests(RoutingHosts system) : IClassFixture<Rout
     private static async Task WhenCalibratorServedAsync(GatewayFactory gateway, string signal)
     {
         var catalog = gateway.Services.GetRequiredService<CalibratorCatalog>();
-        await WhenAsync(async () =>
+        await Eventually.UntilAsync(async () =>
         {
             await catalog.RefreshAsync(CancellationToken.None);
             return catalog.Find(RoutingHosts.Small, null, signal) is not null;
@@ -175,7 +176,7 @@ public sealed class RecipeRoutingTests(RoutingHosts system) : IClassFixture<Rout
         await using var connection = new NpgsqlConnection(system.Ledger);
         await connection.OpenAsync();
         AttemptRow? row = null;
-        await WhenAsync(async () =>
+        await Eventually.UntilAsync(async () =>
         {
             await using var command = new NpgsqlCommand("SELECT recipe, extra_prompt_tokens, extra_completion_tokens, extra_cost_usd, cost_usd, extra_calls::text FROM attempts WHERE request_id = @id AND attempt = @attempt", connection);
             command.Parameters.AddWithValue("id", requestId);
@@ -189,15 +190,6 @@ public sealed class RecipeRoutingTests(RoutingHosts system) : IClassFixture<Rout
             return row is not null;
         });
         return row!;
-    }
-
-    private static async Task WhenAsync(Func<Task<bool>> condition)
-    {
-        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!await condition())
-        {
-            await Task.Delay(50, patience.Token);
-        }
     }
 
     private static async Task<JsonElement> RouteAsync(HttpClient client, string model, string question)

@@ -74,7 +74,7 @@ public sealed class SimulatedRecipeTests(PostgresFixture postgres, RedisFixture 
             services["Routing:ControlRefreshInterval"] = "00:00:00.200";
             await using var gateway = new GatewayFactory(redis.Server.ConnectionString, ledger, services);
             var catalog = gateway.Services.GetRequiredService<CalibratorCatalog>();
-            await WhenAsync(async () =>
+            await Eventually.UntilAsync(async () =>
             {
                 await catalog.RefreshAsync(CancellationToken.None);
                 return recipe.IsFused || catalog.Find(first.Model, Benchmark, recipe.CalibratorSignal) is not null;
@@ -146,7 +146,7 @@ public sealed class SimulatedRecipeTests(PostgresFixture postgres, RedisFixture 
         await using var connection = new NpgsqlConnection(ledger);
         await connection.OpenAsync();
         (int, int, decimal, decimal)? row = null;
-        await WhenAsync(async () =>
+        await Eventually.UntilAsync(async () =>
         {
             await using var command = new NpgsqlCommand("SELECT extra_prompt_tokens, extra_completion_tokens, extra_cost_usd, cost_usd FROM attempts WHERE request_id = @id AND attempt = 0", connection);
             command.Parameters.AddWithValue("id", requestId);
@@ -155,14 +155,5 @@ public sealed class SimulatedRecipeTests(PostgresFixture postgres, RedisFixture 
             return row is not null;
         });
         return row!.Value;
-    }
-
-    private static async Task WhenAsync(Func<Task<bool>> condition)
-    {
-        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!await condition())
-        {
-            await Task.Delay(50, patience.Token);
-        }
     }
 }

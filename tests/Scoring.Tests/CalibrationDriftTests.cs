@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
@@ -72,7 +71,7 @@ public sealed class CalibrationDriftTests(PostgresFixture postgres, RedisFixture
 
         var refitted = await CalibrationRefit.FromLedgerAsync(source, store, CancellationToken.None);
         Assert.Equal([(Steady, 2), (Drifting, 2)], refitted.Select(r => (r.Saved.Name, r.Saved.Version)).Order());
-        await WaitUntilAsync(() => scoring.Services.GetRequiredService<CalibratorRegistry>().Versions()[Drifting].Version == 2, "the refitted calibrator was never loaded");
+        await Eventually.UntilAsync(() => scoring.Services.GetRequiredService<CalibratorRegistry>().Versions()[Drifting].Version == 2, "the refitted calibrator was never loaded");
 
         // The next measurement is due a minute later on the service's clock.
         time.Advance(scoring.Services.GetRequiredService<IOptions<CalibrationDriftOptions>>().Value.Interval);
@@ -118,7 +117,7 @@ public sealed class CalibrationDriftTests(PostgresFixture postgres, RedisFixture
     {
         using var http = new HttpClient { BaseAddress = scoring.Address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
         string? last = null;
-        await WaitUntilAsync(
+        await Eventually.UntilAsync(
             async () =>
             {
                 using var health = JsonDocument.Parse(await http.GetStringAsync("/health"));
@@ -128,18 +127,6 @@ public sealed class CalibrationDriftTests(PostgresFixture postgres, RedisFixture
             },
             $"/health never became {status}");
         return last!;
-    }
-
-    private static Task WaitUntilAsync(Func<bool> condition, string failure) => WaitUntilAsync(() => Task.FromResult(condition()), failure);
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string failure)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), failure);
-            await Task.Delay(100);
-        }
     }
 
     /// <summary>The Scoring service with its clock replaced, so the test decides when the next measurement is due.</summary>

@@ -42,11 +42,10 @@ internal static class PolicyCommand
                 return 2;
             }
 
-            if (IsTokenLevel(parse.GetRequiredValue(file)))
+            var stored = new StoredPolicy(parse.GetRequiredValue(file), parse.GetRequiredValue(benchmark), parse.GetRequiredValue(name), parse.GetRequiredValue(connection));
+            if (IsTokenLevel(stored.File))
             {
-                return await FitWithAbortRulesAsync(
-                    new StoredPolicy(parse.GetRequiredValue(file), parse.GetRequiredValue(benchmark), parse.GetRequiredValue(name), parse.GetRequiredValue(connection)),
-                    models, target, parse.GetValue(window), parse.GetValue(minTokens), cancellationToken);
+                return await FitWithAbortRulesAsync(stored, models, target, parse.GetValue(window), parse.GetValue(minTokens), cancellationToken);
             }
 
             var allowed = parse.GetValue(signals)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
@@ -61,7 +60,7 @@ internal static class PolicyCommand
             {
                 // Recipes are chosen and calibrated on split=train; the thresholds are certified on
                 // the other splits, which took no part in any choice.
-                result = RecipeFitter.Fit(TracesCommand.ReadSignalTraces(parse.GetRequiredValue(file)), parse.GetRequiredValue(benchmark), models, target, allowed);
+                result = RecipeFitter.Fit(TracesCommand.ReadSignalTraces(stored.File), stored.Benchmark, models, target, allowed);
             }
             catch (Exception e) when (e is ArgumentException or FormatException)
             {
@@ -70,17 +69,7 @@ internal static class PolicyCommand
             }
 
             var artifact = result.ToArtifact(target);
-            await using var services = new ServiceCollection().AddLedger(parse.GetRequiredValue(connection)).BuildServiceProvider();
-            await services.MigrateLedgerAsync(cancellationToken);
-            var provenance = JsonSerializer.Serialize(new
-            {
-                source = parse.GetRequiredValue(file).FullName,
-                benchmark = parse.GetRequiredValue(benchmark),
-                selection_queries = result.SelectionQueries,
-                queries = result.CertificationQueries,
-                fitted_by = "router policy fit",
-            });
-            var saved = await services.GetRequiredService<ArtifactStore>().SaveNewVersionAsync(ArtifactKinds.Policy, parse.GetRequiredValue(name), artifact.ToJson(), provenance, cancellationToken);
+            var saved = await SaveAsync(stored, artifact, new { selection_queries = result.SelectionQueries, queries = result.CertificationQueries }, cancellationToken);
 
             WriteChoices(result, target);
             var outcome = result.Fit.OnCalibration;
@@ -97,11 +86,7 @@ internal static class PolicyCommand
                     (outcome.AccuracyChange * 100).ToString("+0.00;-0.00", Format.Culture) + " pt",
                     outcome.CostSaved.ToString("P1", Format.Culture)));
             AnsiConsole.MarkupLine($"certified on {result.CertificationQueries:N0} queries; recipes chosen and calibrated on {result.SelectionQueries:N0} (split=train); costs include each recipe's extra calls.");
-            if (result.Fit.Note is not null)
-            {
-                AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(result.Fit.Note)}[/]");
-            }
-
+            WriteNote(result.Fit);
             return 0;
         });
         return new Command("policy", "Fit and store escalation policies") { fit };
@@ -169,11 +154,7 @@ internal static class PolicyCommand
             return 2;
         }
 
-        var artifact = new PolicyArtifact(fit.Chain, fit.Thresholds, "raw", target, fit.Method, fit.RiskBound, fit.OnCalibration.AccuracyChange, fit.OnCalibration.CostSaved) { AbortRules = fit.AbortRules };
-        await using var services = new ServiceCollection().AddLedger(stored.Connection).BuildServiceProvider();
-        await services.MigrateLedgerAsync(cancellationToken);
-        var provenance = JsonSerializer.Serialize(new { source = stored.File.FullName, benchmark = stored.Benchmark, queries = fit.OnCalibration.Queries, window, min_tokens = minTokens, fitted_by = "router policy fit" });
-        var saved = await services.GetRequiredService<ArtifactStore>().SaveNewVersionAsync(ArtifactKinds.Policy, stored.Name, artifact.ToJson(), provenance, cancellationToken);
+        var saved = await SaveAsync(stored, fit.ToArtifact("raw", target), new { queries = fit.OnCalibration.Queries, window, min_tokens = minTokens }, cancellationToken);
         AnsiConsole.Write(new Table().AddColumns("policy", "version", "method", "chain", "thresholds", "abort rules", "bound", "accuracy change", "cost saved")
             .AddRow(
                 saved.Name,
@@ -188,12 +169,28 @@ internal static class PolicyCommand
                 (fit.OnCalibration.AccuracyChange * 100).ToString("+0.00;-0.00", Format.Culture) + " pt",
                 fit.OnCalibration.CostSaved.ToString("P1", Format.Culture)));
         AnsiConsole.MarkupLine($"fitted on {fit.OnCalibration.Queries:N0} queries; acceptance thresholds on the raw confidence scale; an abort rule cuts a draft whose group confidence falls below it.");
+        WriteNote(fit);
+        return 0;
+    }
+
+    /// <summary>Stores <paramref name="artifact"/> as the next version of the policy, with where it was fitted from and <paramref name="details"/> as its provenance.</summary>
+    private static async Task<ModelArtifact> SaveAsync(StoredPolicy stored, PolicyArtifact artifact, object details, CancellationToken cancellationToken)
+    {
+        await using var services = new ServiceCollection().AddLedger(stored.Connection).BuildServiceProvider();
+        await services.MigrateLedgerAsync(cancellationToken);
+        var provenance = JsonSerializer.SerializeToNode(details)!.AsObject();
+        provenance["source"] = stored.File.FullName;
+        provenance["benchmark"] = stored.Benchmark;
+        provenance["fitted_by"] = "router policy fit";
+        return await services.GetRequiredService<ArtifactStore>().SaveNewVersionAsync(ArtifactKinds.Policy, stored.Name, artifact.ToJson(), provenance.ToJsonString(), cancellationToken);
+    }
+
+    private static void WriteNote(ThresholdFit fit)
+    {
         if (fit.Note is not null)
         {
             AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(fit.Note)}[/]");
         }
-
-        return 0;
     }
 
     /// <summary>Where a fitted policy is stored, and what it was fitted on.</summary>

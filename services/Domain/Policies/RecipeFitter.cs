@@ -26,7 +26,7 @@ public sealed record RecipeFit(
     int CertificationQueries)
 {
     public PolicyArtifact ToArtifact(PolicyTarget target) =>
-        new(Fit.Chain, Fit.Thresholds, ConfidenceScale, target, Fit.Method, Fit.RiskBound, Fit.OnCalibration.AccuracyChange, Fit.OnCalibration.CostSaved) { Recipes = Recipes };
+        Fit.ToArtifact(ConfidenceScale, target) with { Recipes = Recipes };
 
     /// <summary>The original chain's data for <paramref name="traces"/> (e.g. fresh queries) with the chosen recipes, priced as the fit priced them: replay the fit on it.</summary>
     public ChainData DataFor(IEnumerable<SignalTrace> traces, string benchmark)

@@ -20,6 +20,10 @@ public sealed record ThresholdFit(IReadOnlyList<string> Chain, IReadOnlyList<dou
     public CascadeOutcome Replay(ChainData data, IReadOnlyList<int> rows, IReadOnlyList<AbortRule>? abortRules) =>
         CascadeReplay.Run(data, Stages(data), Thresholds, rows, abortRules);
 
+    /// <summary>The fit as a stored policy, its abort rules included, with its thresholds on <paramref name="confidenceScale"/>.</summary>
+    public PolicyArtifact ToArtifact(string confidenceScale, PolicyTarget target) =>
+        new(Chain, Thresholds, confidenceScale, target, Method, RiskBound, OnCalibration.AccuracyChange, OnCalibration.CostSaved) { AbortRules = AbortRules };
+
     /// <summary>The positions of <see cref="Chain"/>'s models in <paramref name="data"/>'s chain.</summary>
     public IReadOnlyList<int> Stages(ChainData data) => [.. Chain.Select(m => data.Chain.ToList().IndexOf(m))];
 }
