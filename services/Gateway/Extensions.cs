@@ -33,7 +33,7 @@ internal static class Extensions
             .Bind(builder.Configuration.GetSection(RoutingOptions.SectionName))
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<RoutingOptions>, RoutingOptionsValidator>();
-        DownstreamClients.Register(builder.Services, PortfolioOptions.From(builder.Configuration).Models.Select(m => m.WorkerService));
+        DownstreamClients.Register(builder.Services, PortfolioOptions.From(builder.Configuration).Models);
         builder.Services.AddSingleton<WorkerFleet>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<WorkerFleet>());
         builder.Services.AddSingleton<DependencyBreakers>();

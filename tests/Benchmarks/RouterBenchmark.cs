@@ -9,7 +9,8 @@ namespace Router.Benchmarks;
 /// <summary>
 /// Issue 15's side-by-side measurement, in one run: a direct call to a mock OpenAI-compatible model
 /// server that answers at once, the Portkey gateway from npm in front of it (when node is here), and
-/// this router (a named model, a cascade accepted at stage 1, a cascade escalated once), all driven
+/// this router (a named model, a cascade accepted at stage 1, a cascade escalated once; with a worker
+/// process per model, and again with the workers in the Gateway's process), all driven
 /// by the same closed-loop load generator at c = 1 and 32 with every request distinct; latency,
 /// overhead over the direct call, requests/s, errors and CPU per request of every process, beside the
 /// issue's acceptance targets. Then issue 14's frozen-Redis check: p50 with Redis stopped by SIGSTOP
@@ -27,6 +28,9 @@ public sealed class RouterBenchmark : IBenchmark
     private const string Named = "this router, a named model (worker + Scoring + ledger)";
     private const string Accepted = "this router, cascade accepted at stage 1";
     private const string Escalated = "this router, cascade escalated once";
+    private const string InProcessNamed = "workers in the Gateway: a named model";
+    private const string InProcessAccepted = "workers in the Gateway: cascade accepted at stage 1";
+    private const string InProcessEscalated = "workers in the Gateway: cascade escalated once";
     private static readonly int[] Concurrencies = [1, 32];
     private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan SystemWarmUp = TimeSpan.FromSeconds(5);
@@ -145,6 +149,7 @@ public sealed class RouterBenchmark : IBenchmark
         [
             new("gateway", [router.Gateway.Process.Id]),
             new("workers", [.. router.Workers.Select(w => w.Process.Id)]),
+            new(InProcessGatewayProcess, [router.InProcessGateway.Process.Id]),
             new("scoring", [router.Scoring.Process.Id]),
             new("policy", [router.Policies.Process.Id]),
             new("postgresql", [router.Postgres.ProcessId ?? throw new InvalidOperationException("PostgreSQL is not running.")]),
@@ -153,7 +158,9 @@ public sealed class RouterBenchmark : IBenchmark
         return processes;
     }
 
+    private const string InProcessGatewayProcess = "gateway with workers";
     private static readonly string[] RouterProcesses = ["gateway", "workers", "scoring", "policy", "postgresql", "redis"];
+    private static readonly string[] InProcessRouterProcesses = [InProcessGatewayProcess, "scoring", "policy", "postgresql", "redis"];
 
     private static List<BenchmarkTarget> Targets(Uri mock, PortkeyGateway? portkey, RouterSystem router, ConcurrentQueue<string> requestIds)
     {
@@ -202,6 +209,10 @@ public sealed class RouterBenchmark : IBenchmark
         targets.Add(new(new LoadTarget(Named, gateway, none, n => RoutedRequest(small, null, n), RoutedOver(small)), RouterProcesses));
         targets.Add(new(new LoadTarget(Accepted, gateway, none, n => RoutedRequest(cascade, null, n), RoutedOver(small)), RouterProcesses));
         targets.Add(new(new LoadTarget(Escalated, gateway, none, n => RoutedRequest(cascade, Unsure, n), RoutedOver([.. router.Models])), RouterProcesses));
+        var inProcess = new Uri(router.InProcessGateway.Http, "v1/chat/completions");
+        targets.Add(new(new LoadTarget(InProcessNamed, inProcess, none, n => RoutedRequest(small, null, n), RoutedOver(small)), InProcessRouterProcesses));
+        targets.Add(new(new LoadTarget(InProcessAccepted, inProcess, none, n => RoutedRequest(cascade, null, n), RoutedOver(small)), InProcessRouterProcesses));
+        targets.Add(new(new LoadTarget(InProcessEscalated, inProcess, none, n => RoutedRequest(cascade, Unsure, n), RoutedOver([.. router.Models])), InProcessRouterProcesses));
         return targets;
     }
 
@@ -265,17 +276,21 @@ public sealed class RouterBenchmark : IBenchmark
     private static MarkdownTable AcceptanceTable(List<TargetRun> runs, FrozenRedis frozen)
     {
         var direct = runs.Single(r => r.Target.Load.Name == Direct && r.Concurrency == 1).Load.Latency;
-        var accepted1 = runs.Single(r => r.Target.Load.Name == Accepted && r.Concurrency == 1).Load;
-        var accepted32 = runs.Single(r => r.Target.Load.Name == Accepted && r.Concurrency == 32);
-        var escalated32 = runs.Single(r => r.Target.Load.Name == Escalated && r.Concurrency == 32);
-        var cpu = accepted32.CpuPerRequestMs(RouterProcesses);
         var table = new MarkdownTable("acceptance (issues 15 and 14)", "target", "measured", "");
         void Row(string what, string target, string measured, bool met) => table.Add(what, target, measured, met ? "met" : "MISSED");
-        Row("c=1 overhead p50, accepted at stage 1", "<= 0.5 ms", Invariant($"{accepted1.Latency.P50Ms - direct.P50Ms:F3} ms"), accepted1.Latency.P50Ms - direct.P50Ms <= 0.5);
-        Row("c=1 overhead p99, accepted at stage 1", "<= 3 ms", Invariant($"{accepted1.Latency.P99Ms - direct.P99Ms:F3} ms"), accepted1.Latency.P99Ms - direct.P99Ms <= 3);
-        Row("c=32 accepted at stage 1", ">= 5,000 req/s, no errors", Invariant($"{accepted32.Load.RequestsPerSecond:N0} req/s, {accepted32.Load.Errors} errors (CPU-bound ceiling {CpuBoundRate(accepted32):N0})"), accepted32.Load.RequestsPerSecond >= 5000 && accepted32.Load.Errors == 0);
-        Row("c=32 escalated once", ">= 2,800 req/s", Invariant($"{escalated32.Load.RequestsPerSecond:N0} req/s, {escalated32.Load.Errors} errors (CPU-bound ceiling {CpuBoundRate(escalated32):N0})"), escalated32.Load.RequestsPerSecond >= 2800);
-        Row("CPU per routed request, the router's processes, c=32, accepted at stage 1", "<= 0.3 ms", Invariant($"{cpu:F3} ms ({accepted32.CpuPerRequestMs(accepted32.Cpu.Keys):F3} with the mock and the load generator)"), cpu <= 0.3);
+        foreach (var (deployment, accepted, escalated) in new[] { ("worker processes", Accepted, Escalated), ("workers in the Gateway", InProcessAccepted, InProcessEscalated) })
+        {
+            var accepted1 = runs.Single(r => r.Target.Load.Name == accepted && r.Concurrency == 1).Load;
+            var accepted32 = runs.Single(r => r.Target.Load.Name == accepted && r.Concurrency == 32);
+            var escalated32 = runs.Single(r => r.Target.Load.Name == escalated && r.Concurrency == 32);
+            var cpu = accepted32.CpuPerRequestMs(accepted32.Target.Processes);
+            Row($"{deployment}: c=1 overhead p50, accepted at stage 1", "<= 0.5 ms", Invariant($"{accepted1.Latency.P50Ms - direct.P50Ms:F3} ms"), accepted1.Latency.P50Ms - direct.P50Ms <= 0.5);
+            Row($"{deployment}: c=1 overhead p99, accepted at stage 1", "<= 3 ms", Invariant($"{accepted1.Latency.P99Ms - direct.P99Ms:F3} ms"), accepted1.Latency.P99Ms - direct.P99Ms <= 3);
+            Row($"{deployment}: c=32 accepted at stage 1", ">= 5,000 req/s, no errors", Invariant($"{accepted32.Load.RequestsPerSecond:N0} req/s, {accepted32.Load.Errors} errors (CPU-bound ceiling {CpuBoundRate(accepted32):N0})"), accepted32.Load.RequestsPerSecond >= 5000 && accepted32.Load.Errors == 0);
+            Row($"{deployment}: c=32 escalated once", ">= 2,800 req/s", Invariant($"{escalated32.Load.RequestsPerSecond:N0} req/s, {escalated32.Load.Errors} errors (CPU-bound ceiling {CpuBoundRate(escalated32):N0})"), escalated32.Load.RequestsPerSecond >= 2800);
+            Row($"{deployment}: CPU per routed request, the router's processes, c=32, accepted at stage 1", "<= 0.3 ms", Invariant($"{cpu:F3} ms ({accepted32.CpuPerRequestMs(accepted32.Cpu.Keys):F3} with the mock and the load generator)"), cpu <= 0.3);
+        }
+
         Row("Redis frozen: p50 rise over the quiet p50", "<= 50 ms", Invariant($"{frozen.Frozen.Latency.P50Ms - frozen.Quiet.Latency.P50Ms:F3} ms"), frozen.Frozen.Latency.P50Ms - frozen.Quiet.Latency.P50Ms <= 50);
         Row("Redis frozen: slowest /health", "<= 1,000 ms", Invariant($"{frozen.SlowestHealthMs:F0} ms"), frozen.SlowestHealthMs <= 1000);
         return table;

@@ -13,8 +13,10 @@ namespace Router.Benchmarks;
 /// The router as it is deployed, each part its own process: a private Redis and PostgreSQL (fsync on,
 /// its default), one InferenceWorker per model of a two-model portfolio with the vllm backend pointed
 /// at the mock model server, Scoring, Policy and the Gateway (journal fsynced before every answer, its
-/// default), started from the Release build. The policy <see cref="Policy"/> accepts stage 1 at
-/// P(correct) >= <see cref="Threshold"/> and escalates below it; the last stage always answers.
+/// default), started from the Release build. Beside it a second Gateway over the same Scoring, Policy,
+/// Redis and PostgreSQL runs both models' workers in its own process (the portfolio's InProcess
+/// settings), so the two deployments are measured in one run. The policy <see cref="Policy"/> accepts
+/// stage 1 at P(correct) >= <see cref="Threshold"/> and escalates below it; the last stage always answers.
 /// </summary>
 public sealed class RouterSystem(LocalRedisServer redis, LocalPostgresServer postgres, string ledger, IReadOnlyList<string> models, List<ServiceProcess> services) : IAsyncDisposable
 {
@@ -29,11 +31,15 @@ public sealed class RouterSystem(LocalRedisServer redis, LocalPostgresServer pos
     /// <summary>The portfolio in escalation order: the chain of <see cref="Policy"/>.</summary>
     public IReadOnlyList<string> Models => models;
 
-    public ServiceProcess Gateway => services[^1];
+    /// <summary>The Gateway that calls a worker process per model.</summary>
+    public ServiceProcess Gateway => services[^2];
 
-    public ServiceProcess Policies => services[^2];
+    /// <summary>The Gateway that runs both models' workers in its own process.</summary>
+    public ServiceProcess InProcessGateway => services[^1];
 
-    public ServiceProcess Scoring => services[^3];
+    public ServiceProcess Policies => services[^3];
+
+    public ServiceProcess Scoring => services[^4];
 
     public IEnumerable<ServiceProcess> Workers => services.Take(models.Count);
 
@@ -91,6 +97,21 @@ public sealed class RouterSystem(LocalRedisServer redis, LocalPostgresServer pos
             for (var i = 0; i < models.Count; i++)
             {
                 gateway[Address(ServiceNames.Worker(models[i]))] = services[i].Grpc.ToString();
+            }
+
+            services.Add(await ServiceProcess.StartAsync("Gateway", gateway, cancellationToken));
+
+            var inProcess = portfolio.DeepClone().AsArray();
+            foreach (var model in inProcess)
+            {
+                model!["inProcess"] = new JsonObject { ["backend"] = "vllm", ["endpoint"] = modelServer.ToString() };
+            }
+
+            gateway["Portfolio__Json"] = inProcess.ToJsonString();
+            gateway["Ledger__Directory"] = Path.Combine(stateDirectory, "ledger-journal-in-process");
+            foreach (var model in models)
+            {
+                gateway.Remove(Address(ServiceNames.Worker(model)));
             }
 
             services.Add(await ServiceProcess.StartAsync("Gateway", gateway, cancellationToken));

@@ -53,6 +53,47 @@ public sealed class PortfolioOptionsValidatorTests
             result.Failures);
     }
 
+    [Fact]
+    public void An_in_process_worker_is_checked_like_a_worker_process_under_its_own_key()
+    {
+        var good = Model("small", 0);
+        good.InProcess = new() { Backend = "vllm", Endpoint = new Uri("http://vllm:8000") };
+        var bad = Model("large", 1);
+        bad.Worker = "worker-large";
+        bad.InProcess = new() { Backend = "tgi", MaxRetries = 11 };
+        var openAi = Model("gpt-4o", 2);
+        openAi.InProcess = new() { Backend = "openai" };
+
+        var result = Validator.Validate(null, new PortfolioOptions { Models = [good, bad, openAi] });
+
+        Assert.Equal(
+            [
+                "Portfolio:Models:1:Worker: names the worker service 'worker-large', but Portfolio:Models:1:InProcess runs the model's worker in the Gateway; set one of them.",
+                "Portfolio:Models:1:InProcess:Backend: 'tgi' is not a backend; use one of vllm, openai, azure-openai, simulated, replay.",
+                "Portfolio:Models:1:InProcess:MaxRetries: must be between 0 and 10, got 11.",
+                "Portfolio:Models:2:InProcess:ApiKey: is required for the openai backend (set Portfolio__Models__2__InProcess__ApiKey from a secret store).",
+            ],
+            result.Failures);
+        Assert.Equal(("small", 8192), (good.InProcessWorker()!.Model, good.InProcessWorker()!.ContextLength));
+    }
+
+    [Fact]
+    public void An_in_process_worker_is_read_from_the_portfolio_json_with_the_models_own_figures()
+    {
+        var options = new PortfolioOptions
+        {
+            Json = """[{"name": "llama3.1-8b", "tier": 0, "inputUsdPerMillionTokens": 0.18, "outputUsdPerMillionTokens": 0.2, "contextLength": 4096, "parameterCount": 8000000000, "inProcess": {"backend": "vllm", "endpoint": "http://vllm:8000", "backendModel": "meta-llama/Llama-3.1-8B-Instruct", "requestTimeout": "00:00:30"}}]""",
+        };
+        options.ApplyJson();
+
+        var worker = options.Models[0].InProcessWorker()!;
+
+        Assert.True(Validator.Validate(null, options).Succeeded);
+        Assert.Equal(
+            ("llama3.1-8b", "vllm", new Uri("http://vllm:8000"), "meta-llama/Llama-3.1-8B-Instruct", 4096, 8_000_000_000L, 0.18, 0.2, TimeSpan.FromSeconds(30)),
+            (worker.Model, worker.Backend, worker.Endpoint, worker.BackendModel, worker.ContextLength, worker.ParameterCount, worker.InputUsdPerMillionTokens, worker.OutputUsdPerMillionTokens, worker.RequestTimeout));
+    }
+
     private static ModelDeploymentOptions Model(string name, int tier) => new()
     {
         Name = name,

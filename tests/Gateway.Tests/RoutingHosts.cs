@@ -133,6 +133,22 @@ public sealed class RoutingHosts : IAsyncLifetime
         return settings;
     }
 
+    /// <summary>
+    /// Settings that run both models' workers in the Gateway's process against the same stubs, with
+    /// the worker processes' addresses dead, so that no answer can come from them.
+    /// </summary>
+    public Dictionary<string, string?> InProcessWorkers() => new()
+    {
+        ["Portfolio:Json"] = $$"""
+            [{"name": "{{Small}}", "tier": 0, "inputUsdPerMillionTokens": 0.18, "outputUsdPerMillionTokens": 0.18, "contextLength": 8192,
+              "inProcess": {"backend": "vllm", "endpoint": "{{SmallModel.Address}}", "maxRetries": 0} },
+             {"name": "{{Large}}", "tier": 1, "inputUsdPerMillionTokens": 2.5, "outputUsdPerMillionTokens": 10, "contextLength": 8192,
+              "inProcess": {"backend": "vllm", "endpoint": "{{LargeModel.Address}}", "maxRetries": 0} }]
+            """,
+        [ServiceNames.GrpcAddressKey(ServiceNames.Worker(Small))] = "http://127.0.0.1:9",
+        [ServiceNames.GrpcAddressKey(ServiceNames.Worker(Large))] = "http://127.0.0.1:9",
+    };
+
     public GatewayFactory Gateway(IDictionary<string, string?>? overrides = null, Action<IServiceCollection>? services = null) =>
         new(Cache, Ledger, GatewaySettings(overrides), services: services);
 

@@ -244,6 +244,40 @@ public sealed class RoutingTierTests(RoutingHosts system) : IClassFixture<Routin
         Assert.Equal(RoutingHosts.Large, events[^1].GetProperty("router").GetProperty("model_used").GetString());
     }
 
+    [Fact]
+    public async Task Workers_in_the_Gateways_process_accept_escalate_stream_and_cancel_a_falling_draft_as_worker_processes_do()
+    {
+        await StorePolicyAsync("early-in-process", 0.5, [new AbortRule(2, 4, 4, 5)]);
+        await using var gateway = system.Gateway(system.InProcessWorkers());
+        using var client = gateway.CreateClient();
+
+        var confident = await RouteAsync(client, "Which planet is red? (in-process)");
+        Assert.Equal(("accept", "confidence_above_threshold"), (confident.GetProperty("attempts")[0].GetProperty("decision").GetString(), FirstReason(confident)));
+        Assert.Equal(RoutingHosts.Small, confident.GetProperty("final_model").GetString());
+        Assert.True(confident.GetProperty("hops_ms").TryGetProperty("worker", out _));
+
+        var unsure = await RouteAsync(client, "Which planet is red? (unsure) (in-process)");
+        Assert.Equal(("confidence_below_threshold", RoutingHosts.Large), (FirstReason(unsure), unsure.GetProperty("final_model").GetString()));
+        Assert.Equal(unsure.GetProperty("attempts").EnumerateArray().Sum(a => a.GetProperty("cost_usd").GetDecimal()), unsure.GetProperty("cost_usd").GetDecimal());
+
+        var events = await StreamAsync(client, "Which planet is red? (unsure) (in-process) (streamed)");
+        Assert.Equal("Answer: B", Content(events));
+        Assert.Equal(RoutingHosts.Large, events[^1].GetProperty("router").GetProperty("model_used").GetString());
+
+        var aborted = system.SmallModel.AbortedRequests;
+        system.SmallModel.Enqueue(new StubBehaviour.StreamThenWait(12));
+        var draft = await RouteAsync(client, "Which planet is red? (falling) (in-process)", "cascade/early-in-process");
+        Assert.Equal(("low_group_confidence", 9), (FirstReason(draft), draft.GetProperty("attempts")[0].GetProperty("aborted_at_token").GetInt32()));
+        Assert.Equal(RoutingHosts.Large, draft.GetProperty("final_model").GetString());
+        await Router.Testing.Eventually.UntilAsync(() => system.SmallModel.AbortedRequests > aborted, "the in-process worker did not cancel the falling draft's backend request");
+
+        var id = unsure.GetProperty("request_id").GetString();
+        Assert.Equal(2, await WhenAsync($"SELECT count(*) FROM attempts WHERE request_id = '{id}'", 2));
+        using var health = await client.GetAsync("/health");
+        var workers = (await health.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("checks").GetProperty("workers");
+        Assert.Equal("Healthy", workers.GetProperty("status").GetString());
+    }
+
     /// <summary>Stores a new version and waits until the Policy service serves it.</summary>
     private async Task StorePolicyAsync(string name, double threshold, IReadOnlyList<AbortRule>? abortRules = null)
     {

@@ -1,6 +1,5 @@
 extern alias policy;
 extern alias scoring;
-extern alias worker;
 
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -11,9 +10,9 @@ using Router.Domain.Costs;
 using Router.Domain.Policies;
 using Router.Domain.Signals;
 using Router.Gateway.Control;
+using Router.InferenceWorker.Simulation;
 using Router.Ledger;
 using Router.Testing;
-using worker::Router.InferenceWorker.Simulation;
 using Xunit;
 
 namespace Router.Gateway.Tests;

@@ -1,4 +1,6 @@
 using Grpc.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
 using Router.Contracts;
 using Router.Testing;
 using Router.Testing.OpenAiStub;
@@ -6,8 +8,13 @@ using Xunit;
 
 namespace Router.InferenceWorker.Tests;
 
-/// <summary>The production vllm backend, behind the real worker host and a real gRPC channel, against a stub speaking OpenAI's JSON.</summary>
-public sealed class VllmBackendTests : IAsyncLifetime
+/// <summary>
+/// The production vllm backend against a stub speaking OpenAI's JSON, called through the generated
+/// Inference client the Gateway uses: over a real gRPC channel to the worker host, and in-process
+/// (the Gateway's workers in its own process). Both run every test, so the two keep one behaviour:
+/// the same answers, status codes, details, deadlines and aborts.
+/// </summary>
+public abstract class VllmBackendTests : IAsyncLifetime
 {
     private OpenAiStubServer _stub = null!;
 
@@ -21,7 +28,7 @@ public sealed class VllmBackendTests : IAsyncLifetime
     public async Task Every_token_logprob_and_alternative_arrives_intact(bool chat)
     {
         await using var worker = Worker();
-        var client = new Inference.InferenceClient(worker.Channel);
+        var client = worker.Client;
 
         var response = await client.GenerateAsync(Request(chat, topLogprobs: 3));
 
@@ -50,7 +57,7 @@ public sealed class VllmBackendTests : IAsyncLifetime
     public async Task Streamed_chunks_reassemble_to_the_same_tokens(bool chat)
     {
         await using var worker = Worker();
-        var client = new Inference.InferenceClient(worker.Channel);
+        var client = worker.Client;
 
         using var call = client.GenerateStream(Request(chat, topLogprobs: 2));
         var chunks = new List<GenerateChunk>();
@@ -74,7 +81,7 @@ public sealed class VllmBackendTests : IAsyncLifetime
         var request = Request(chat: true, topLogprobs: 1);
         request.MaxTokens = 2;
 
-        var response = await new Inference.InferenceClient(worker.Channel).GenerateAsync(request);
+        var response = await worker.Client.GenerateAsync(request);
 
         Assert.Equal("length", response.FinishReason);
         Assert.Equal(2, response.Tokens.Count);
@@ -98,7 +105,7 @@ public sealed class VllmBackendTests : IAsyncLifetime
         await using var worker = Worker(maxRetries: 0);
         _stub.Enqueue(behaviour);
 
-        var error = await Assert.ThrowsAsync<RpcException>(() => new Inference.InferenceClient(worker.Channel).GenerateAsync(Request(chat: true, topLogprobs: 2)).ResponseAsync);
+        var error = await Assert.ThrowsAsync<RpcException>(() => worker.Client.GenerateAsync(Request(chat: true, topLogprobs: 2)).ResponseAsync);
 
         Assert.Equal(status, error.StatusCode);
         Assert.Contains("vllm backend", error.Status.Detail, StringComparison.Ordinal);
@@ -111,7 +118,7 @@ public sealed class VllmBackendTests : IAsyncLifetime
         await using var worker = Worker(maxRetries: 2);
         _stub.Enqueue(new StubBehaviour.Fail(429, "slow down", RetryAfterSeconds: 0), new StubBehaviour.Fail(503, "warming up"));
 
-        var response = await new Inference.InferenceClient(worker.Channel).GenerateAsync(Request(chat: true, topLogprobs: 1));
+        var response = await worker.Client.GenerateAsync(Request(chat: true, topLogprobs: 1));
 
         Assert.Equal("Answer: B because", response.Text);
         Assert.Equal(3, _stub.Requests.Count);
@@ -123,7 +130,7 @@ public sealed class VllmBackendTests : IAsyncLifetime
         await using var worker = Worker(maxRetries: 0, timeout: "00:00:00.500");
         _stub.Enqueue(new StubBehaviour.Hang());
 
-        var error = await Assert.ThrowsAsync<RpcException>(() => new Inference.InferenceClient(worker.Channel).GenerateAsync(Request(chat: true, topLogprobs: 1)).ResponseAsync);
+        var error = await Assert.ThrowsAsync<RpcException>(() => worker.Client.GenerateAsync(Request(chat: true, topLogprobs: 1)).ResponseAsync);
 
         Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
         Assert.Contains("Worker:RequestTimeout", error.Status.Detail, StringComparison.Ordinal);
@@ -135,7 +142,7 @@ public sealed class VllmBackendTests : IAsyncLifetime
         await using var worker = Worker(maxRetries: 0);
         _stub.Enqueue(new StubBehaviour.Hang());
 
-        var error = await Assert.ThrowsAsync<RpcException>(() => new Inference.InferenceClient(worker.Channel)
+        var error = await Assert.ThrowsAsync<RpcException>(() => worker.Client
             .GenerateAsync(Request(chat: true, topLogprobs: 1), deadline: DateTime.UtcNow.AddMilliseconds(300)).ResponseAsync);
 
         Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
@@ -149,13 +156,46 @@ public sealed class VllmBackendTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Disposing_a_stream_mid_answer_aborts_the_backend_request()
+    {
+        await using var worker = Worker(maxRetries: 0);
+        _stub.Enqueue(new StubBehaviour.StreamThenWait(2));
+
+        using (var call = worker.Client.GenerateStream(Request(chat: true, topLogprobs: 1)))
+        {
+            Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+            Assert.Equal("Answer", call.ResponseStream.Current.Tokens[0].Token);
+        }
+
+        await Eventually.UntilAsync(() => _stub.AbortedRequests == 1, "the backend request was not aborted when the stream was disposed");
+    }
+
+    [Fact]
+    public async Task A_stream_the_backend_breaks_fails_with_the_backends_status()
+    {
+        await using var worker = Worker(maxRetries: 0);
+        _stub.Enqueue(new StubBehaviour.BreakAfter(2));
+
+        using var call = worker.Client.GenerateStream(Request(chat: true, topLogprobs: 1));
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            await foreach (var _ in call.ResponseStream.ReadAllAsync())
+            {
+            }
+        });
+
+        Assert.Contains("vllm backend", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(error.StatusCode, call.GetStatus().StatusCode);
+    }
+
+    [Fact]
     public async Task Score_looks_candidates_up_among_the_first_tokens_alternatives()
     {
         await using var worker = Worker();
         _stub.Tokens = [new("Yes", -0.105360516, [("Yes", -0.105360516), ("No", -2.302585093), ("Maybe", -5.0)])];
         var request = new ScoreRequest { Prompt = "Is Paris the capital of France? Answer Yes or No:", Candidates = { "Yes", "No", "Perhaps" } };
 
-        var response = await new Inference.InferenceClient(worker.Channel).ScoreAsync(request);
+        var response = await worker.Client.ScoreAsync(request);
 
         Assert.Equal(["Yes", "No", "Perhaps"], response.Candidates.Select(c => c.Candidate));
         Assert.Equal([-0.105360516, -2.302585093, -5.0], response.Candidates.Select(c => c.Logprob));
@@ -167,7 +207,7 @@ public sealed class VllmBackendTests : IAsyncLifetime
     public async Task Bad_requests_are_rejected_naming_the_field_before_the_backend_is_called()
     {
         await using var worker = Worker();
-        var client = new Inference.InferenceClient(worker.Channel);
+        var client = worker.Client;
         var tooMany = Request(chat: true, topLogprobs: 21);
         var empty = new GenerateRequest();
         var tooLong = new GenerateRequest { Prompt = new string('x', 40_000), MaxTokens = 10 };
@@ -187,30 +227,15 @@ public sealed class VllmBackendTests : IAsyncLifetime
     {
         await using var worker = Worker();
 
-        var info = await new Inference.InferenceClient(worker.Channel).InfoAsync(new InfoRequest());
+        var info = await worker.Client.InfoAsync(new InfoRequest());
 
         Assert.Equal(("llama3.1-8b", "vllm", 8_000_000_000L, 8192), (info.Model, info.Backend, info.ParameterCount, info.ContextLength));
     }
 
-    [Fact]
-    public void A_bad_configuration_stops_start_up_naming_each_key()
-    {
-        using var worker = new GrpcServiceFactory<Program>(new Dictionary<string, string?>
-        {
-            ["Worker:Model"] = "",
-            ["Worker:Backend"] = "tgi",
-            ["Worker:ContextLength"] = "0",
-        });
+    /// <summary>The worker, reached through the transport under test.</summary>
+    protected abstract ITestWorker Worker(Dictionary<string, string?> settings);
 
-        var error = Assert.ThrowsAny<Exception>(() => worker.Address);
-
-        var message = error.ToString();
-        Assert.Contains("Worker:Model", message, StringComparison.Ordinal);
-        Assert.Contains("Worker:Backend: 'tgi'", message, StringComparison.Ordinal);
-        Assert.Contains("Worker:ContextLength", message, StringComparison.Ordinal);
-    }
-
-    private GrpcServiceFactory<Program> Worker(int maxRetries = 2, string timeout = "00:00:30") => new(new Dictionary<string, string?>
+    private ITestWorker Worker(int maxRetries = 2, string timeout = "00:00:30") => Worker(new Dictionary<string, string?>
     {
         ["Worker:Model"] = "llama3.1-8b",
         ["Worker:BackendModel"] = "meta-llama/Llama-3.1-8B-Instruct",
@@ -248,5 +273,61 @@ public sealed class VllmBackendTests : IAsyncLifetime
             Assert.Equal(top.Select(t => t.Token), actual[i].TopLogprobs.OrderByDescending(t => t.Logprob).Select(t => t.Token));
             Assert.Equal(top.Select(t => t.Logprob), actual[i].TopLogprobs.OrderByDescending(t => t.Logprob).Select(t => t.Logprob));
         }
+    }
+}
+
+/// <summary>A worker under test and the Inference client that reaches it.</summary>
+public interface ITestWorker : IAsyncDisposable
+{
+    Inference.InferenceClient Client { get; }
+}
+
+/// <summary>The worker host over a real gRPC channel on loopback.</summary>
+public sealed class VllmWorkerOverGrpcTests : VllmBackendTests
+{
+    [Fact]
+    public void A_bad_configuration_stops_start_up_naming_each_key()
+    {
+        using var worker = new GrpcServiceFactory<Program>(new Dictionary<string, string?>
+        {
+            ["Worker:Model"] = "",
+            ["Worker:Backend"] = "tgi",
+            ["Worker:ContextLength"] = "0",
+        });
+
+        var error = Assert.ThrowsAny<Exception>(() => worker.Address);
+
+        var message = error.ToString();
+        Assert.Contains("Worker:Model", message, StringComparison.Ordinal);
+        Assert.Contains("Worker:Backend: 'tgi'", message, StringComparison.Ordinal);
+        Assert.Contains("Worker:ContextLength", message, StringComparison.Ordinal);
+    }
+
+    protected override ITestWorker Worker(Dictionary<string, string?> settings) => new GrpcWorker(new GrpcServiceFactory<Program>(settings));
+
+    private sealed class GrpcWorker(GrpcServiceFactory<Program> host) : ITestWorker
+    {
+        public Inference.InferenceClient Client { get; } = new(host.Channel);
+
+        public ValueTask DisposeAsync() => host.DisposeAsync();
+    }
+}
+
+/// <summary>The same worker in the caller's process, through <see cref="InProcessInference"/>, as the Gateway runs it.</summary>
+public sealed class VllmWorkerInProcessTests : VllmBackendTests
+{
+    protected override ITestWorker Worker(Dictionary<string, string?> settings)
+    {
+        var options = new ConfigurationBuilder().AddInMemoryCollection(settings).Build().GetSection(WorkerOptions.SectionName).Get<WorkerOptions>()!;
+        Assert.Empty(WorkerOptionsValidator.Failures(options, WorkerOptions.SectionName));
+        var backend = InferenceBackends.Create(options, NullLoggerFactory.Instance, TimeProvider.System);
+        return new InProcessWorker(new Inference.InferenceClient(new InProcessInference(new InferenceService(backend), NullLogger.Instance)));
+    }
+
+    private sealed class InProcessWorker(Inference.InferenceClient client) : ITestWorker
+    {
+        public Inference.InferenceClient Client => client;
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }

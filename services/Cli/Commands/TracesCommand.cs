@@ -1,11 +1,9 @@
-extern alias worker;
-
 using System.CommandLine;
 using Router.Domain.Metrics;
 using Router.Domain.Signals;
 using Router.Domain.Traces;
+using Router.InferenceWorker.Simulation;
 using Spectre.Console;
-using worker::Router.InferenceWorker.Simulation;
 
 namespace Router.Cli.Commands;
 

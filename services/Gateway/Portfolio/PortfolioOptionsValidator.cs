@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
+using Router.InferenceWorker;
 
 namespace Router.Gateway.Portfolio;
 
@@ -65,6 +66,16 @@ public sealed partial class PortfolioOptionsValidator : IValidateOptions<Portfol
             if (model.ContextLength is <= 0)
             {
                 failures.Add($"{key}:ContextLength: must be positive when set, got {model.ContextLength}.");
+            }
+
+            if (model.InProcessWorker() is { } inProcess)
+            {
+                if (!string.IsNullOrWhiteSpace(model.Worker))
+                {
+                    failures.Add($"{key}:Worker: names the worker service '{model.Worker}', but {key}:InProcess runs the model's worker in the Gateway; set one of them.");
+                }
+
+                failures.AddRange(WorkerOptionsValidator.Failures(inProcess, $"{key}:InProcess").Where(f => !f.StartsWith($"{key}:InProcess:Model:", StringComparison.Ordinal)));
             }
         }
 

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
 using Router.Contracts;
 using Router.Contracts.Backends;
 

@@ -6,27 +6,47 @@ using Router.InferenceWorker.Simulation;
 
 namespace Router.InferenceWorker;
 
-/// <summary>The worker's gRPC face: checks each request, then hands it to the configured backend.</summary>
+/// <summary>
+/// The worker's face: checks each request against the Inference contract, then hands it to the
+/// configured backend. Served over gRPC by the InferenceWorker, or called in the Gateway's process
+/// through <see cref="InProcessInference"/>.
+/// </summary>
 public sealed class InferenceService(IInferenceBackend backend) : Inference.InferenceBase
 {
     public const int MaxTopLogprobs = 20;
 
-    public override Task<GenerateResponse> Generate(GenerateRequest request, ServerCallContext context)
-    {
-        Validate(request);
-        return backend.GenerateAsync(request, context.CancellationToken);
-    }
+    public override Task<GenerateResponse> Generate(GenerateRequest request, ServerCallContext context) =>
+        GenerateAsync(request, context.CancellationToken);
 
     public override async Task GenerateStream(GenerateRequest request, IServerStreamWriter<GenerateChunk> responseStream, ServerCallContext context)
     {
-        Validate(request);
-        await foreach (var chunk in backend.GenerateStreamAsync(request, context.CancellationToken))
+        await foreach (var chunk in GenerateStreamAsync(request, context.CancellationToken))
         {
             await responseStream.WriteAsync(chunk, context.CancellationToken);
         }
     }
 
-    public override Task<ScoreResponse> Score(ScoreRequest request, ServerCallContext context)
+    public override Task<ScoreResponse> Score(ScoreRequest request, ServerCallContext context) => ScoreAsync(request, context.CancellationToken);
+
+    public override Task<ModelInfo> Info(InfoRequest request, ServerCallContext context) => Task.FromResult(backend.Info);
+
+    /// <summary>The model this worker serves.</summary>
+    public ModelInfo ModelInfo => backend.Info;
+
+    /// <summary>Checks the request, then generates; a request the contract refuses throws InvalidArgument before the backend sees it.</summary>
+    public Task<GenerateResponse> GenerateAsync(GenerateRequest request, CancellationToken cancellationToken)
+    {
+        Validate(request);
+        return backend.GenerateAsync(request, cancellationToken);
+    }
+
+    public IAsyncEnumerable<GenerateChunk> GenerateStreamAsync(GenerateRequest request, CancellationToken cancellationToken)
+    {
+        Validate(request);
+        return backend.GenerateStreamAsync(request, cancellationToken);
+    }
+
+    public Task<ScoreResponse> ScoreAsync(ScoreRequest request, CancellationToken cancellationToken)
     {
         RequirePrompt(request.Messages, request.Prompt);
         if (request.Candidates.Count == 0 || request.Candidates.Any(string.IsNullOrEmpty))
@@ -35,10 +55,8 @@ public sealed class InferenceService(IInferenceBackend backend) : Inference.Infe
         }
 
         CheckContext(request.Messages, request.Prompt, 1);
-        return backend.ScoreAsync(request, context.CancellationToken);
+        return backend.ScoreAsync(request, cancellationToken);
     }
-
-    public override Task<ModelInfo> Info(InfoRequest request, ServerCallContext context) => Task.FromResult(backend.Info);
 
     private void Validate(GenerateRequest request)
     {

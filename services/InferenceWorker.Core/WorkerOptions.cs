@@ -47,8 +47,14 @@ public sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
 {
     public ValidateOptionsResult Validate(string? name, WorkerOptions options)
     {
+        var failures = Failures(options, WorkerOptions.SectionName);
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>What is wrong with a worker's settings, each failure naming its key under <paramref name="key"/>.</summary>
+    public static List<string> Failures(WorkerOptions options, string key)
+    {
         var failures = new List<string>();
-        var key = WorkerOptions.SectionName;
         if (string.IsNullOrWhiteSpace(options.Model))
         {
             failures.Add($"{key}:Model: is required (the portfolio's model id, e.g. llama3.1-8b).");
@@ -66,7 +72,7 @@ public sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
 
         if (options.Backend is "openai" or "azure-openai" && string.IsNullOrEmpty(options.ApiKey) && options.Endpoint?.IsLoopback != true)
         {
-            failures.Add($"{key}:ApiKey: is required for the {options.Backend} backend (set Worker__ApiKey from a secret store).");
+            failures.Add($"{key}:ApiKey: is required for the {options.Backend} backend (set {key.Replace(":", "__", StringComparison.Ordinal)}__ApiKey from a secret store).");
         }
 
         if (options.Backend == "replay" && (string.IsNullOrWhiteSpace(options.TracePath) || !File.Exists(options.TracePath)))
@@ -99,6 +105,6 @@ public sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
             failures.Add($"{key}:MaxRetries: must be between 0 and 10, got {options.MaxRetries}.");
         }
 
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+        return failures;
     }
 }
