@@ -47,7 +47,7 @@ internal sealed class JournalFolder : IDisposable
     private const string BindingFile = "ledger.json";
     private const string SegmentPattern = "*.jsonl";
     /// <summary>How requests are written as journal lines (and read back).</summary>
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    public static JsonSerializerOptions Json => JournalJson.Default.Options;
 
     private readonly FileStream _lock;
 
@@ -246,7 +246,7 @@ internal sealed class JournalFolder : IDisposable
     {
         try
         {
-            return JsonSerializer.Deserialize<RoutedRequest>(line, Json) is { } request
+            return JsonSerializer.Deserialize(line, JournalJson.Default.RoutedRequest) is { } request
                 ? new JournalEntry(segment, offset, line, request, null)
                 : new JournalEntry(segment, offset, line, null, "not a request: the line is JSON null");
         }

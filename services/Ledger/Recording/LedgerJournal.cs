@@ -23,6 +23,12 @@ public sealed class LedgerJournalOptions
 
     /// <summary>How often the shipper looks for journals of instances that are gone (it also does on start).</summary>
     public TimeSpan AdoptionInterval { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Durable rows kept in memory for the shipper (4 batches): while it keeps up it ships them without
+    /// reading the file back; when it falls further behind (PostgreSQL slow or down) it reads the file.
+    /// </summary>
+    public int MemoryRows { get; init; } = 4 * 1000;
 }
 
 /// <summary>Makes written journal bytes durable. A seam so tests can make fsync fail the way a dying disk does.</summary>
@@ -53,7 +59,9 @@ public sealed class JournalWriteException : IOException
 /// nothing. A shipper reads batches from the checkpoint up to what is fsynced, writes them to
 /// PostgreSQL and moves the checkpoint; segments behind it are deleted. One process owns the
 /// folder (a lock file enforces it). Lines a previous process left in the folder are handed to a
-/// sibling folder on open, which the shipper adopts once it knows they are for its ledger.
+/// sibling folder on open, which the shipper adopts once it knows they are for its ledger. The
+/// latest durable lines are also kept in memory as the requests they were made from, so a shipper
+/// that keeps up never reads the file back or parses a line (see <see cref="LedgerJournalOptions.MemoryRows"/>).
 /// </summary>
 public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
 {
@@ -61,12 +69,18 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
     private readonly LedgerJournalOptions _options;
     private readonly IDurableFlush _flush;
     private readonly JournalFolder _folder;
-    private readonly Channel<(byte[] Line, TaskCompletionSource Written)> _appends =
-        Channel.CreateUnbounded<(byte[], TaskCompletionSource)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Append> _appends = Channel.CreateUnbounded<Append>(new UnboundedChannelOptions { SingleReader = true });
 
     private readonly Task _writer;
     private readonly SemaphoreSlim _available = new(0);
     private readonly Lock _durableGate = new();
+
+    // Under _durableGate: lines are counted from the open (the folder starts empty: leftovers are
+    // handed over), so a line's number says whether it is in memory and whether it is shipped.
+    private readonly Queue<JournalEntry> _recent = new();
+    private long _recentFirstLine;
+    private long _durableLines;
+    private long _committedLines;
     private FileStream _segment;
     private long _segmentNumber = 1;
     private JournalPosition _durable = new(1, 0);
@@ -138,11 +152,11 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
             throw broken;
         }
 
-        var line = JsonSerializer.SerializeToUtf8Bytes(request, JournalFolder.Json);
+        var line = JsonSerializer.SerializeToUtf8Bytes(request, JournalJson.Default.RoutedRequest);
         var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Interlocked.Add(ref _appendedBytes, line.Length + 1);
         Interlocked.Increment(ref _pendingRows);
-        if (!_appends.Writer.TryWrite((line, written)))
+        if (!_appends.Writer.TryWrite(new Append(line, request, written)))
         {
             throw new ObjectDisposedException(nameof(LedgerJournal));
         }
@@ -154,12 +168,23 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
     /// <summary>Waits until something was made durable since the last read, or the timeout passes.</summary>
     public Task WaitForAppendAsync(TimeSpan timeout, CancellationToken cancellationToken) => _available.WaitAsync(timeout, cancellationToken);
 
-    /// <summary>Reads up to <paramref name="maxRows"/> lines from the checkpoint to the last fsync: a line still being written is never read.</summary>
+    /// <summary>
+    /// Reads up to <paramref name="maxRows"/> lines from the checkpoint to the last fsync (a line still
+    /// being written is never read): from memory when the lines kept there start at the checkpoint,
+    /// else from the file.
+    /// </summary>
     public JournalBatch ReadBatch(int maxRows)
     {
         JournalPosition durable;
         lock (_durableGate)
         {
+            if (_recent.Count > 0 && _recentFirstLine == _committedLines)
+            {
+                var entries = _recent.Take(maxRows).ToList();
+                var last = entries[^1];
+                return new JournalBatch(entries, new JournalPosition(last.Segment, last.Offset + last.Line.Length + 1), entries.Sum(e => e.Line.Length + 1L));
+            }
+
             durable = _durable;
         }
 
@@ -172,6 +197,15 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
         _checkpoint = batch.End;
         Interlocked.Add(ref _shippedBytes, batch.Bytes);
         Interlocked.Add(ref _pendingRows, -batch.Entries.Count);
+        lock (_durableGate)
+        {
+            _committedLines += batch.Entries.Count;
+            while (_recent.Count > 0 && _recentFirstLine < _committedLines)
+            {
+                _recent.Dequeue();
+                _recentFirstLine++;
+            }
+        }
     }
 
     public string SegmentPath(long segment) => _folder.SegmentPath(segment);
@@ -182,7 +216,7 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
     private async Task WriteLoopAsync()
     {
         var reader = _appends.Reader;
-        var group = new List<TaskCompletionSource>(MaxGroup);
+        var group = new List<Append>(MaxGroup);
         var buffer = new MemoryStream();
         while (await reader.WaitToReadAsync())
         {
@@ -192,7 +226,7 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
                 buffer.Write(append.Line);
                 buffer.WriteByte((byte)'\n');
                 groupBytes += append.Line.Length + 1;
-                group.Add(append.Written);
+                group.Add(append);
             }
 
             if (_broken is { } broken)
@@ -210,7 +244,7 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
     }
 
     /// <summary>Writes a group with one write and one fsync: appends that arrive together share its cost.</summary>
-    private async Task WriteGroupAsync(MemoryStream buffer, List<TaskCompletionSource> group, long groupBytes)
+    private async Task WriteGroupAsync(MemoryStream buffer, List<Append> group, long groupBytes)
     {
         var path = _folder.SegmentPath(_segmentNumber);
         try
@@ -220,15 +254,17 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
                 path = Rotate();
             }
 
+            var offset = _segment.Position;
             await _segment.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
             _flush.FlushToDisk(_segment);
             lock (_durableGate)
             {
                 _durable = new JournalPosition(_segmentNumber, _segment.Position);
+                KeepRecent(group, offset);
             }
 
             _writeFailure = null;
-            group.ForEach(w => w.TrySetResult());
+            group.ForEach(a => a.Written.TrySetResult());
             _available.Release();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -268,11 +304,32 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
         }
     }
 
-    private void Fail(List<TaskCompletionSource> group, long groupBytes, JournalWriteException failure)
+    private void Fail(List<Append> group, long groupBytes, JournalWriteException failure)
     {
         Interlocked.Add(ref _appendedBytes, -groupBytes);
         Interlocked.Add(ref _pendingRows, -group.Count);
-        group.ForEach(w => w.TrySetException(failure));
+        group.ForEach(a => a.Written.TrySetException(failure));
+    }
+
+    /// <summary>
+    /// Keeps a durable group in memory for the shipper. A group that would pass the bound starts the
+    /// memory afresh after it: the shipper reads the lines before that from the file, then memory again.
+    /// </summary>
+    private void KeepRecent(List<Append> group, long offset)
+    {
+        _durableLines += group.Count;
+        if (_recent.Count + group.Count > _options.MemoryRows)
+        {
+            _recent.Clear();
+            _recentFirstLine = _durableLines;
+            return;
+        }
+
+        foreach (var append in group)
+        {
+            _recent.Enqueue(new JournalEntry(_segmentNumber, offset, append.Line, append.Request, null));
+            offset += append.Line.Length + 1;
+        }
     }
 
     /// <summary>Starts the next segment; the current one ends at its last durable group (rotation happens only between groups).</summary>
@@ -293,6 +350,8 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
 
     private FileStream OpenSegment(long segment) =>
         new(_folder.SegmentPath(segment), FileMode.Create, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0);
+
+    private sealed record Append(byte[] Line, RoutedRequest Request, TaskCompletionSource Written);
 
     public async ValueTask DisposeAsync()
     {
