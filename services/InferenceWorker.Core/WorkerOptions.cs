@@ -52,7 +52,8 @@ public sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
     }
 
     /// <summary>What is wrong with a worker's settings, each failure naming its key under <paramref name="key"/>.</summary>
-    public static List<string> Failures(WorkerOptions options, string key)
+    /// <param name="apiKeySetting">Where a deployment sets the key, named when it is missing (default: <paramref name="key"/>'s ApiKey as an environment variable).</param>
+    public static List<string> Failures(WorkerOptions options, string key, string? apiKeySetting = null)
     {
         var failures = new List<string>();
         if (string.IsNullOrWhiteSpace(options.Model))
@@ -72,7 +73,7 @@ public sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>
 
         if (options.Backend is "openai" or "azure-openai" && string.IsNullOrEmpty(options.ApiKey) && options.Endpoint?.IsLoopback != true)
         {
-            failures.Add($"{key}:ApiKey: is required for the {options.Backend} backend (set {key.Replace(":", "__", StringComparison.Ordinal)}__ApiKey from a secret store).");
+            failures.Add($"{key}:ApiKey: is required for the {options.Backend} backend (set {apiKeySetting ?? key.Replace(":", "__", StringComparison.Ordinal) + "__ApiKey"} from a secret store).");
         }
 
         if (options.Backend == "replay" && (string.IsNullOrWhiteSpace(options.TracePath) || !File.Exists(options.TracePath)))

@@ -71,17 +71,18 @@ public sealed class PortfolioOptionsValidatorTests
                 "Portfolio:Models:1:Worker: names the worker service 'worker-large', but Portfolio:Models:1:InProcess runs the model's worker in the Gateway; set one of them.",
                 "Portfolio:Models:1:InProcess:Backend: 'tgi' is not a backend; use one of vllm, openai, azure-openai, simulated, replay.",
                 "Portfolio:Models:1:InProcess:MaxRetries: must be between 0 and 10, got 11.",
-                "Portfolio:Models:2:InProcess:ApiKey: is required for the openai backend (set Portfolio__Models__2__InProcess__ApiKey from a secret store).",
+                "Portfolio:Models:2:InProcess:ApiKey: is required for the openai backend (set Portfolio__ApiKeys__gpt-4o from a secret store).",
             ],
             result.Failures);
         Assert.Equal(("small", 8192), (good.InProcessWorker()!.Model, good.InProcessWorker()!.ContextLength));
     }
 
     [Fact]
-    public void An_in_process_worker_is_read_from_the_portfolio_json_with_the_models_own_figures()
+    public void An_in_process_worker_is_read_from_the_portfolio_json_with_the_models_own_figures_and_its_key_from_api_keys()
     {
         var options = new PortfolioOptions
         {
+            ApiKeys = { ["LLAMA3.1-8B"] = "secret" },
             Json = """[{"name": "llama3.1-8b", "tier": 0, "inputUsdPerMillionTokens": 0.18, "outputUsdPerMillionTokens": 0.2, "contextLength": 4096, "parameterCount": 8000000000, "inProcess": {"backend": "vllm", "endpoint": "http://vllm:8000", "backendModel": "meta-llama/Llama-3.1-8B-Instruct", "requestTimeout": "00:00:30"}}]""",
         };
         options.ApplyJson();
@@ -90,8 +91,8 @@ public sealed class PortfolioOptionsValidatorTests
 
         Assert.True(Validator.Validate(null, options).Succeeded);
         Assert.Equal(
-            ("llama3.1-8b", "vllm", new Uri("http://vllm:8000"), "meta-llama/Llama-3.1-8B-Instruct", 4096, 8_000_000_000L, 0.18, 0.2, TimeSpan.FromSeconds(30)),
-            (worker.Model, worker.Backend, worker.Endpoint, worker.BackendModel, worker.ContextLength, worker.ParameterCount, worker.InputUsdPerMillionTokens, worker.OutputUsdPerMillionTokens, worker.RequestTimeout));
+            ("llama3.1-8b", "vllm", new Uri("http://vllm:8000"), "meta-llama/Llama-3.1-8B-Instruct", 4096, 8_000_000_000L, 0.18, 0.2, TimeSpan.FromSeconds(30), "secret"),
+            (worker.Model, worker.Backend, worker.Endpoint, worker.BackendModel, worker.ContextLength, worker.ParameterCount, worker.InputUsdPerMillionTokens, worker.OutputUsdPerMillionTokens, worker.RequestTimeout, worker.ApiKey));
     }
 
     private static ModelDeploymentOptions Model(string name, int tier) => new()

@@ -17,6 +17,13 @@ public sealed class PortfolioOptions
     /// <summary>The portfolio as a JSON array of models (property names as in <see cref="ModelDeploymentOptions"/>, any case).</summary>
     public string? Json { get; set; }
 
+    /// <summary>
+    /// The backend keys of models whose worker runs in the Gateway, by model name
+    /// (<c>Portfolio:ApiKeys:gpt-4o</c>, from a secret store): kept out of the portfolio, which
+    /// deployments pass around in plain configuration. A key in the model's own InProcess settings wins.
+    /// </summary>
+    public Dictionary<string, string> ApiKeys { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Why <see cref="Json"/> could not be read, reported by the validator with the key.</summary>
     internal string? JsonError { get; private set; }
 
@@ -30,6 +37,18 @@ public sealed class PortfolioOptions
     }
 
     internal void ApplyJson()
+    {
+        ParseJson();
+        foreach (var model in Models)
+        {
+            if (model.InProcess is { } worker && string.IsNullOrEmpty(worker.ApiKey) && ApiKeys.TryGetValue(model.Name, out var key))
+            {
+                worker.ApiKey = key;
+            }
+        }
+    }
+
+    private void ParseJson()
     {
         if (string.IsNullOrWhiteSpace(Json))
         {

@@ -75,7 +75,7 @@ public sealed partial class PortfolioOptionsValidator : IValidateOptions<Portfol
                     failures.Add($"{key}:Worker: names the worker service '{model.Worker}', but {key}:InProcess runs the model's worker in the Gateway; set one of them.");
                 }
 
-                failures.AddRange(WorkerOptionsValidator.Failures(inProcess, $"{key}:InProcess").Where(f => !f.StartsWith($"{key}:InProcess:Model:", StringComparison.Ordinal)));
+                failures.AddRange(WorkerOptionsValidator.Failures(inProcess, $"{key}:InProcess", $"{PortfolioOptions.SectionName}__ApiKeys__{model.Name}").Where(f => !f.StartsWith($"{key}:InProcess:Model:", StringComparison.Ordinal)));
             }
         }
 
