@@ -7,7 +7,8 @@ namespace Router.AppHost;
 /// <summary>
 /// The model portfolio, declared once here (the "Portfolio" section of the AppHost's configuration,
 /// cheapest model first) and handed from here to every service that needs it: one InferenceWorker per
-/// model, the Gateway's portfolio (prices, tiers, context lengths), and the default policy's chain.
+/// model (or its worker in the Gateway's process: <see cref="ModelDeclaration.InGateway"/>), the
+/// Gateway's portfolio (prices, tiers, context lengths), and the default policy's chain.
 /// </summary>
 public sealed class PortfolioDeclaration
 {
@@ -36,6 +37,7 @@ public sealed class PortfolioDeclaration
         model.OutputUsdPerMillionTokens,
         model.ParameterCount,
         model.ContextLength,
+        InProcess = model.InGateway ? new { model.Backend, model.Endpoint, model.BackendModel, model.TracePath } : null,
     }));
 
     private List<string> Validate()
@@ -102,4 +104,7 @@ public sealed class ModelDeclaration
 
     /// <summary>Replay backend only: the recorded traces to serve.</summary>
     public string? TracePath { get; set; }
+
+    /// <summary>Runs the model's worker inside the Gateway instead of as a process of its own (the Gateway's InProcess portfolio setting).</summary>
+    public bool InGateway { get; set; }
 }

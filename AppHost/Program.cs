@@ -35,7 +35,7 @@ var migrations = builder.AddProject<Projects.LedgerMigrator>("ledger-migrations"
     .WithReference(ledger).WaitFor(ledger)
     .AsRunToCompletion();
 
-var workers = portfolio.Models.Select(model =>
+var workers = portfolio.Models.Where(model => !model.InGateway).Select(model =>
 {
     var worker = builder.AddProject<Projects.InferenceWorker>(ServiceNames.Worker(model.Name))
         .WithServiceEndpoints(grpc: true)
@@ -93,6 +93,11 @@ var gateway = builder.AddProject<Projects.Gateway>("gateway")
     .WithReference(policy).WaitFor(policy)
     .WithReference(classifier).WaitFor(classifier)
     .WithEnvironment("Portfolio__Json", portfolio.GatewayJson());
+foreach (var model in portfolio.Models.Where(model => model.InGateway && model.ApiKeyParameter is { Length: > 0 }))
+{
+    gateway.WithEnvironment($"Portfolio__ApiKeys__{model.Name}", builder.AddParameter(model.ApiKeyParameter!, secret: true));
+}
+
 foreach (var worker in workers)
 {
     gateway.WithReference(worker).WaitFor(worker);

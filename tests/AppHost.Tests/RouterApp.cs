@@ -43,8 +43,9 @@ public sealed class RouterApp : IAsyncLifetime
         using var starting = new CancellationTokenSource(StartTimeout);
         // The services export telemetry where the dashboard would take it: here, to the test's collector.
         _traces = await OtlpTraceReceiver.StartAsync();
+        // The last model's worker runs in the Gateway, as a deployment may declare it.
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
-            [$"ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL={_traces.Endpoint}"], starting.Token);
+            [$"ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL={_traces.Endpoint}", "Portfolio:Models:2:InGateway=true"], starting.Token);
 
         // Every resource's log lines are in the collector-less run's console otherwise; keep what matters.
         builder.Services.AddLogging(logging => logging

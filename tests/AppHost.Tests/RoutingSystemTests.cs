@@ -61,13 +61,19 @@ public sealed class RoutingSystemTests(RouterApp router, ITestOutputHelper outpu
         });
         Assert.All(traces, t => Assert.True(t.GetProperty("simulated").GetBoolean()));
 
+        // gpt-4o's worker runs in the Gateway: no process of its own, and it answers when asked by name.
+        Assert.DoesNotContain("worker-gpt-4o", router.ServiceResources());
+        using var named = await http.PostAsJsonAsync("/v1/chat/completions", new { model = "gpt-4o", messages = new[] { new { role = "user", content = questions[1].Prompt } } });
+        Assert.Equal(HttpStatusCode.OK, named.StatusCode);
+        Assert.Equal("gpt-4o", named.Headers.GetValues("x-router-model").Single());
+
         using var chat = await http.PostAsJsonAsync("/v1/chat/completions", Question(questions[0].Prompt + " (chat)"));
         Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
         var body = await chat.Content.ReadFromJsonAsync<JsonElement>();
         Assert.StartsWith("Answer:", body.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString(), StringComparison.Ordinal);
         Assert.Equal(chat.Headers.GetValues("x-router-model").Single(), body.GetProperty("router").GetProperty("model_used").GetString());
 
-        var expectedRequests = requestsBefore + questions.Count + 1;
+        var expectedRequests = requestsBefore + questions.Count + 2;
         Assert.Equal(expectedRequests, await router.CountWhenAsync("SELECT count(*) FROM requests", expectedRequests));
         var ids = string.Join(",", traces.Select(t => $"'{t.GetProperty("request_id").GetString()}'"));
         Assert.Equal(
