@@ -42,20 +42,19 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         var started = Stopwatch.GetTimestamp();
         var chat = request.Messages.Count > 0;
         using var response = await SendAsync(chat ? "v1/chat/completions" : "v1/completions", Body(request, chat, stream: false), streaming: false, cancellationToken);
-        using var document = await ReadJsonAsync(response, cancellationToken);
-        var json = document.RootElement;
+        var json = await ReadJsonAsync(response, new OpenAiResponseReader(chat, streamed: false, request.TopLogprobs), cancellationToken);
         var total = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         var choice = FirstChoice(json);
         var result = new GenerateResponse
         {
             Model = options.Model,
-            Text = Text(chat ? Property(choice, "message") is { } message ? Property(message, "content") : null : Property(choice, "text")),
-            FinishReason = Property(choice, "finish_reason")?.GetString() ?? "stop",
-            Usage = Usage(json) ?? new TokenUsage(),
+            Text = choice.Text.Value ?? string.Empty,
+            FinishReason = choice.FinishReason.Value ?? "stop",
+            Usage = json.Usage.Value ?? new TokenUsage(),
             Latency = new BackendLatency { TimeToFirstTokenMs = total, TotalMs = total },
             Backend = Name,
         };
-        result.Tokens.AddRange(Tokens(choice, chat, request.TopLogprobs));
+        result.Tokens.AddRange(Tokens(choice));
         return result;
     }
 
@@ -66,6 +65,7 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         using var response = await SendAsync(chat ? "v1/chat/completions" : "v1/completions", Body(request, chat, stream: true), streaming: true, cancellationToken);
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
         using var reader = new StreamReader(body, Encoding.UTF8);
+        var chunks = new OpenAiResponseReader(chat, streamed: true, request.TopLogprobs);
         double? firstToken = null;
         var finish = string.Empty;
         TokenUsage? usage = null;
@@ -83,18 +83,16 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
                 break;
             }
 
-            using var document = ParseJson(Encoding.UTF8.GetBytes(data));
-            var json = document.RootElement;
-            usage = Usage(json) ?? usage;
-            if (Property(json, "choices") is not { ValueKind: JsonValueKind.Array } choices || choices.GetArrayLength() == 0)
+            var json = ParseJson(Encoding.UTF8.GetBytes(data), chunks);
+            usage = json.Usage.Value ?? usage;
+            if (json.FirstChoice is not { } choice)
             {
                 continue;
             }
 
-            var choice = choices[0];
-            var text = Text(chat ? Property(choice, "delta") is { } delta ? Property(delta, "content") : null : Property(choice, "text"));
-            var tokens = Tokens(choice, chat, request.TopLogprobs, requireLogprobs: text.Length > 0);
-            finish = Property(choice, "finish_reason")?.GetString() ?? finish;
+            var text = choice.Text.Value ?? string.Empty;
+            var tokens = Tokens(choice, requireLogprobs: text.Length > 0);
+            finish = choice.FinishReason.Value ?? finish;
             if (text.Length > 0 || tokens.Count > 0)
             {
                 firstToken ??= Stopwatch.GetElapsedTime(started).TotalMilliseconds;
@@ -128,15 +126,14 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         var generate = new GenerateRequest { MaxTokens = 1, Temperature = 0, TopLogprobs = MaxTopLogprobs, Prompt = request.Prompt };
         generate.Messages.AddRange(request.Messages);
         using var response = await SendAsync(chat ? "v1/chat/completions" : "v1/completions", Body(generate, chat, stream: false), streaming: false, cancellationToken);
-        using var document = await ReadJsonAsync(response, cancellationToken);
-        var json = document.RootElement;
-        var first = Tokens(FirstChoice(json), chat, MaxTopLogprobs).FirstOrDefault()
+        var json = await ReadJsonAsync(response, new OpenAiResponseReader(chat, streamed: false, MaxTopLogprobs), cancellationToken);
+        var first = Tokens(FirstChoice(json)).FirstOrDefault()
             ?? throw Status(StatusCode.Internal, "returned no token to score");
         return new ScoreResponse
         {
             Model = options.Model,
             Candidates = { CandidateScores.From(first, request.Candidates) },
-            Usage = Usage(json) ?? new TokenUsage(),
+            Usage = json.Usage.Value ?? new TokenUsage(),
             Latency = new BackendLatency { TotalMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds },
         };
     }
@@ -271,22 +268,15 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         }
     }
 
-    private async Task<JsonDocument> ReadJsonAsync(HttpResponseMessage response, CancellationToken cancellationToken) =>
-        ParseJson(await response.Content.ReadAsByteArrayAsync(cancellationToken));
+    private async Task<OpenAiResponse> ReadJsonAsync(HttpResponseMessage response, OpenAiResponseReader reader, CancellationToken cancellationToken) =>
+        ParseJson(await response.Content.ReadAsByteArrayAsync(cancellationToken), reader);
 
-    /// <summary>A read-only document over the UTF-8 bytes: logprobs make responses long, and a mutable DOM of them costs the worker most of its CPU.</summary>
-    private JsonDocument ParseJson(byte[] utf8)
+    /// <summary>One pass of a reader over the UTF-8 bytes, with no document model between: logprobs make responses long, and parsing them is most of the worker's CPU.</summary>
+    private OpenAiResponse ParseJson(byte[] utf8, OpenAiResponseReader reader)
     {
         try
         {
-            var document = JsonDocument.Parse(utf8);
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                document.Dispose();
-                throw Status(StatusCode.Internal, "returned malformed JSON: not an object");
-            }
-
-            return document;
+            return reader.Read(utf8) ?? throw Status(StatusCode.Internal, "returned malformed JSON: not an object");
         }
         catch (JsonException e)
         {
@@ -295,93 +285,16 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         }
     }
 
-    private static JsonElement? Property(JsonElement element, string name) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
+    private OpenAiChoice FirstChoice(OpenAiResponse json) => json.FirstChoice ?? throw Status(StatusCode.Internal, "returned no choices");
 
-    private static string Text(JsonElement? value) => value?.GetString() ?? string.Empty;
-
-    private JsonElement FirstChoice(JsonElement json) =>
-        Property(json, "choices") is { ValueKind: JsonValueKind.Array } choices && choices.GetArrayLength() > 0 ? choices[0] : throw Status(StatusCode.Internal, "returned no choices");
-
-    private static TokenUsage? Usage(JsonElement json) =>
-        Property(json, "usage") is { ValueKind: JsonValueKind.Object } usage
-            ? new TokenUsage { PromptTokens = Property(usage, "prompt_tokens")?.GetInt32() ?? 0, CompletionTokens = Property(usage, "completion_tokens")?.GetInt32() ?? 0 }
-            : null;
-
-    /// <summary>Reads per-token log-probs from either API's shape; the router cannot work without them.</summary>
-    private List<TokenLogprob> Tokens(JsonElement choice, bool chat, int topLogprobs, bool requireLogprobs = true)
+    /// <summary>The choice's per-token log-probs; the router cannot work without them.</summary>
+    private List<TokenLogprob> Tokens(OpenAiChoice choice, bool requireLogprobs = true) => choice.Logprobs switch
     {
-        if (Property(choice, "logprobs") is not { } logprobs)
-        {
-            return requireLogprobs
-                ? throw Status(StatusCode.FailedPrecondition, "returned no logprobs; the router needs them (for vLLM, check --max-logprobs; some models or servers do not support them)")
-                : [];
-        }
-
-        try
-        {
-            return chat ? ChatTokens(logprobs, topLogprobs) : CompletionTokens(logprobs, topLogprobs);
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or KeyNotFoundException or IndexOutOfRangeException)
-        {
-            throw Status(StatusCode.Internal, $"returned logprobs in an unexpected shape: {e.Message}");
-        }
-    }
-
-    private static List<TokenLogprob> ChatTokens(JsonElement logprobs, int topLogprobs)
-    {
-        var result = new List<TokenLogprob>();
-        if (Property(logprobs, "content") is not { ValueKind: JsonValueKind.Array } content)
-        {
-            return result;
-        }
-
-        foreach (var entry in content.EnumerateArray())
-        {
-            var token = new TokenLogprob { Token = entry.GetProperty("token").GetString()!, Logprob = Logprob(Property(entry, "logprob")) };
-            if (Property(entry, "top_logprobs") is { ValueKind: JsonValueKind.Array } tops)
-            {
-                foreach (var top in tops.EnumerateArray().Take(topLogprobs))
-                {
-                    token.TopLogprobs.Add(new TokenAlternative { Token = top.GetProperty("token").GetString()!, Logprob = Logprob(Property(top, "logprob")) });
-                }
-            }
-
-            result.Add(token);
-        }
-
-        return result;
-    }
-
-    private static List<TokenLogprob> CompletionTokens(JsonElement logprobs, int topLogprobs)
-    {
-        if (Property(logprobs, "tokens") is not { ValueKind: JsonValueKind.Array } tokens)
-        {
-            return [];
-        }
-
-        var values = logprobs.GetProperty("token_logprobs");
-        var tops = Property(logprobs, "top_logprobs");
-        var result = new List<TokenLogprob>(tokens.GetArrayLength());
-        for (var i = 0; i < tokens.GetArrayLength(); i++)
-        {
-            var token = new TokenLogprob { Token = tokens[i].GetString()!, Logprob = Logprob(values[i]) };
-            if (tops is { ValueKind: JsonValueKind.Array } all && all[i] is { ValueKind: JsonValueKind.Object } alternatives)
-            {
-                token.TopLogprobs.AddRange(alternatives.EnumerateObject()
-                    .Select(a => new TokenAlternative { Token = a.Name, Logprob = Logprob(a.Value) })
-                    .OrderByDescending(a => a.Logprob)
-                    .Take(topLogprobs));
-            }
-
-            result.Add(token);
-        }
-
-        return result;
-    }
-
-    /// <summary>vLLM writes -inf as a very negative number or, in some versions, as null for tokens outside the vocabulary mask.</summary>
-    private static double Logprob(JsonElement? value) => value is { ValueKind: JsonValueKind.Number } number ? number.GetDouble() : double.NegativeInfinity;
+        null when requireLogprobs => throw Status(StatusCode.FailedPrecondition, "returned no logprobs; the router needs them (for vLLM, check --max-logprobs; some models or servers do not support them)"),
+        null => [],
+        { Problem: { } problem } => throw Status(StatusCode.Internal, $"returned logprobs in an unexpected shape: {problem}"),
+        { } tokens => tokens.Value,
+    };
 
     private RpcException Status(StatusCode code, string cause) => BackendErrors.Status(Name, options.Endpoint, code, cause);
 
