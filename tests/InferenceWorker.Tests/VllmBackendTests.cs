@@ -30,7 +30,10 @@ public abstract class VllmBackendTests : IAsyncLifetime
         await using var worker = Worker();
         var client = worker.Client;
 
-        var response = await client.GenerateAsync(Request(chat, topLogprobs: 3));
+        var request = Request(chat, topLogprobs: 3);
+        (request.TopP, request.Seed) = (0.5f, 7);
+        request.Stop.Add("\n\n");
+        var response = await client.GenerateAsync(request);
 
         Assert.Equal("Answer: B because", response.Text);
         Assert.Equal("stop", response.FinishReason);
@@ -40,10 +43,12 @@ public abstract class VllmBackendTests : IAsyncLifetime
         AssertTokens(_stub.Tokens, response.Tokens, 3);
         var sent = _stub.Requests.Last();
         Assert.Equal("meta-llama/Llama-3.1-8B-Instruct", sent["model"]!.GetValue<string>());
+        Assert.Equal((64, false, 0.0, 0.5, 7, "\n\n"), (sent["max_tokens"]!.GetValue<int>(), sent["stream"]!.GetValue<bool>(), sent["temperature"]!.GetValue<double>(), sent["top_p"]!.GetValue<double>(), sent["seed"]!.GetValue<int>(), sent["stop"]![0]!.GetValue<string>()));
         if (chat)
         {
             Assert.True(sent["logprobs"]!.GetValue<bool>());
             Assert.Equal(3, sent["top_logprobs"]!.GetValue<int>());
+            Assert.Equal(("user", request.Messages[0].Content), (sent["messages"]![0]!["role"]!.GetValue<string>(), sent["messages"]![0]!["content"]!.GetValue<string>()));
         }
         else
         {

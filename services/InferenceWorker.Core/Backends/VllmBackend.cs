@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
@@ -138,66 +139,87 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         };
     }
 
-    private JsonObject Body(GenerateRequest request, bool chat, bool stream)
+    /// <summary>The request body as UTF-8 JSON, written straight out: it is sent on every stage, so no JSON tree is built for it.</summary>
+    private byte[] Body(GenerateRequest request, bool chat, bool stream)
     {
-        var body = new JsonObject
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var body = new Utf8JsonWriter(buffer))
         {
-            ["model"] = BackendModel,
-            ["max_tokens"] = request.MaxTokens > 0 ? request.MaxTokens : 512,
-            ["stream"] = stream,
-        };
-        if (chat)
-        {
-            body["messages"] = new JsonArray([.. request.Messages.Select(m => (JsonNode)new JsonObject { ["role"] = m.Role, ["content"] = m.Content })]);
-            body["logprobs"] = true;
-            body["top_logprobs"] = request.TopLogprobs;
-        }
-        else
-        {
-            body["prompt"] = request.Prompt;
+            body.WriteStartObject();
+            body.WriteString("model"u8, BackendModel);
+            body.WriteNumber("max_tokens"u8, request.MaxTokens > 0 ? request.MaxTokens : 512);
+            body.WriteBoolean("stream"u8, stream);
+            if (chat)
+            {
+                body.WriteStartArray("messages"u8);
+                foreach (var message in request.Messages)
+                {
+                    body.WriteStartObject();
+                    body.WriteString("role"u8, message.Role);
+                    body.WriteString("content"u8, message.Content);
+                    body.WriteEndObject();
+                }
 
-            // The legacy completions API returns the chosen token plus k alternatives; at least one is needed.
-            body["logprobs"] = Math.Max(1, request.TopLogprobs);
+                body.WriteEndArray();
+                body.WriteBoolean("logprobs"u8, true);
+                body.WriteNumber("top_logprobs"u8, request.TopLogprobs);
+            }
+            else
+            {
+                body.WriteString("prompt"u8, request.Prompt);
+
+                // The legacy completions API returns the chosen token plus k alternatives; at least one is needed.
+                body.WriteNumber("logprobs"u8, Math.Max(1, request.TopLogprobs));
+            }
+
+            if (stream)
+            {
+                body.WriteStartObject("stream_options"u8);
+                body.WriteBoolean("include_usage"u8, true);
+                body.WriteEndObject();
+            }
+
+            if (request.HasTemperature)
+            {
+                body.WriteNumber("temperature"u8, request.Temperature);
+            }
+
+            if (request.HasTopP)
+            {
+                body.WriteNumber("top_p"u8, request.TopP);
+            }
+
+            if (request.HasSeed)
+            {
+                body.WriteNumber("seed"u8, request.Seed);
+            }
+
+            if (request.Stop.Count > 0)
+            {
+                body.WriteStartArray("stop"u8);
+                foreach (var stop in request.Stop)
+                {
+                    body.WriteStringValue(stop);
+                }
+
+                body.WriteEndArray();
+            }
+
+            body.WriteEndObject();
         }
 
-        if (stream)
-        {
-            body["stream_options"] = new JsonObject { ["include_usage"] = true };
-        }
-
-        if (request.HasTemperature)
-        {
-            body["temperature"] = request.Temperature;
-        }
-
-        if (request.HasTopP)
-        {
-            body["top_p"] = request.TopP;
-        }
-
-        if (request.HasSeed)
-        {
-            body["seed"] = request.Seed;
-        }
-
-        if (request.Stop.Count > 0)
-        {
-            body["stop"] = new JsonArray([.. request.Stop.Select(s => (JsonNode)JsonValue.Create(s))]);
-        }
-
-        return body;
+        return buffer.WrittenSpan.ToArray();
     }
 
-    private async Task<HttpResponseMessage> SendAsync(string path, JsonObject body, bool streaming, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> SendAsync(string path, byte[] body, bool streaming, CancellationToken cancellationToken)
     {
-        var payload = body.ToJsonString();
         for (var attempt = 0; ; attempt++)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(options.RequestTimeout);
             using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(options.Endpoint!, path))
             {
-                Content = new StringContent(payload, Encoding.UTF8, "application/json"),
+                Content = new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json", "utf-8") } },
             };
             if (!string.IsNullOrEmpty(options.ApiKey))
             {
