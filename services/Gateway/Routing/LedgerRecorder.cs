@@ -49,7 +49,7 @@ public sealed class LedgerRecorder(LedgerJournal journal, TeamAccess teams, Time
                 ExtraPromptTokens = a.ExtraCalls.Sum(c => c.PromptTokens),
                 ExtraCompletionTokens = a.ExtraCalls.Sum(c => c.CompletionTokens),
                 ExtraCostUsd = a.ExtraCalls.Sum(c => c.CostUsd),
-                ExtraCalls = JsonSerializer.Serialize(a.ExtraCalls, ExtraCallJson),
+                ExtraCalls = a.ExtraCalls.Count == 0 ? "[]" : JsonSerializer.Serialize(a.ExtraCalls, ExtraCallJson),
                 LatencyMs = a.LatencyMs,
                 Signals = JsonSerializer.Serialize(a.Signals.Where(s => double.IsFinite(s.Value)).ToDictionary(), SignalJson),
                 Confidence = a.Confidence,

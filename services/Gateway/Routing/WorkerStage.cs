@@ -28,9 +28,10 @@ public sealed partial class WorkerStage(
         IAnswerSink? liveSink,
         CancellationToken cancellationToken)
     {
-        if (circuits.Refusal(model.WorkerService) is { } refusal)
+        var service = model.WorkerService;
+        if (circuits.Refusal(service) is { } refusal)
         {
-            attempt.Error = $"{model.WorkerService}: {refusal}";
+            attempt.Error = $"{service}: {refusal}";
             return (null, new StageFailed(StageReason.CircuitOpen));
         }
 
@@ -40,7 +41,7 @@ public sealed partial class WorkerStage(
         try
         {
             var deadline = DateTime.UtcNow + call.Deadline;
-            var client = clients.Worker(model.WorkerService);
+            var client = clients.Worker(service);
             var response = stream is null
                 ? await client.GenerateAsync(request, deadline: deadline, cancellationToken: cancellationToken)
                 : await stream.ReadAsync(client.GenerateStream(request, deadline: deadline, cancellationToken: cancellationToken), cancellationToken);
@@ -51,7 +52,7 @@ public sealed partial class WorkerStage(
             attempt.CostUsd += Price(model).Cost(attempt.PromptTokens, attempt.CompletionTokens);
             attempt.FinishReason = response.FinishReason;
             attempt.Simulated = response.Simulated;
-            circuits.Succeeded(model.WorkerService);
+            circuits.Succeeded(service);
             if (stream?.Aborted is { } aborted)
             {
                 (attempt.AbortGroupConfidence, attempt.AbortedAtToken) = (aborted.GroupConfidence, aborted.Position);
@@ -63,13 +64,13 @@ public sealed partial class WorkerStage(
         }
         catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
         {
-            attempt.Error = $"{model.WorkerService} {e.StatusCode}: {e.Status.Detail}";
+            attempt.Error = $"{service} {e.StatusCode}: {e.Status.Detail}";
             var timedOut = e.StatusCode == StatusCode.DeadlineExceeded;
 
             // A deadline the caller's own latency budget shortened says nothing about the worker.
             if (WorkerCircuits.IsWorkerFault(e.StatusCode) && (!timedOut || call.Deadline >= routing.CurrentValue.StageTimeout))
             {
-                circuits.Failed(model.WorkerService, attempt.Error);
+                circuits.Failed(service, attempt.Error);
             }
 
             LogStageFailure(logger, model.Name, e.StatusCode, e.Status.Detail);

@@ -36,13 +36,16 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         MaxTopLogprobs = MaxTopLogprobs,
     };
 
+    private readonly Uri _chatCompletions = new(options.Endpoint!, "v1/chat/completions");
+    private readonly Uri _completions = new(options.Endpoint!, "v1/completions");
+
     private string BackendModel => options.BackendModel ?? options.Model;
 
     public async Task<GenerateResponse> GenerateAsync(GenerateRequest request, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         var chat = request.Messages.Count > 0;
-        using var response = await SendAsync(chat ? "v1/chat/completions" : "v1/completions", Body(request, chat, stream: false), streaming: false, cancellationToken);
+        using var response = await SendAsync(chat ? _chatCompletions : _completions, Body(request, chat, stream: false), streaming: false, cancellationToken);
         var json = await ReadJsonAsync(response, new OpenAiResponseReader(chat, streamed: false, request.TopLogprobs), cancellationToken);
         var total = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         var choice = FirstChoice(json);
@@ -63,7 +66,7 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
     {
         var started = Stopwatch.GetTimestamp();
         var chat = request.Messages.Count > 0;
-        using var response = await SendAsync(chat ? "v1/chat/completions" : "v1/completions", Body(request, chat, stream: true), streaming: true, cancellationToken);
+        using var response = await SendAsync(chat ? _chatCompletions : _completions, Body(request, chat, stream: true), streaming: true, cancellationToken);
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
         using var reader = new StreamReader(body, Encoding.UTF8);
         var chunks = new OpenAiResponseReader(chat, streamed: true, request.TopLogprobs);
@@ -126,7 +129,7 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         var chat = request.Messages.Count > 0;
         var generate = new GenerateRequest { MaxTokens = 1, Temperature = 0, TopLogprobs = MaxTopLogprobs, Prompt = request.Prompt };
         generate.Messages.AddRange(request.Messages);
-        using var response = await SendAsync(chat ? "v1/chat/completions" : "v1/completions", Body(generate, chat, stream: false), streaming: false, cancellationToken);
+        using var response = await SendAsync(chat ? _chatCompletions : _completions, Body(generate, chat, stream: false), streaming: false, cancellationToken);
         var json = await ReadJsonAsync(response, new OpenAiResponseReader(chat, streamed: false, MaxTopLogprobs), cancellationToken);
         var first = Tokens(FirstChoice(json)).FirstOrDefault()
             ?? throw Status(StatusCode.Internal, "returned no token to score");
@@ -211,13 +214,13 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         return buffer.WrittenSpan.ToArray();
     }
 
-    private async Task<HttpResponseMessage> SendAsync(string path, byte[] body, bool streaming, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> SendAsync(Uri endpoint, byte[] body, bool streaming, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(options.RequestTimeout);
-            using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(options.Endpoint!, path))
+            using var message = new HttpRequestMessage(HttpMethod.Post, endpoint)
             {
                 Content = new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json", "utf-8") } },
             };
