@@ -235,7 +235,7 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
             }
             else
             {
-                await WriteGroupAsync(buffer, group, groupBytes);
+                WriteGroup(buffer, group, groupBytes);
             }
 
             buffer.SetLength(0);
@@ -243,8 +243,12 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
         }
     }
 
-    /// <summary>Writes a group with one write and one fsync: appends that arrive together share its cost.</summary>
-    private async Task WriteGroupAsync(MemoryStream buffer, List<Append> group, long groupBytes)
+    /// <summary>
+    /// Writes a group with one write and one fsync: appends that arrive together share its cost. The
+    /// write is synchronous like the fsync after it: this loop has nothing else to do meanwhile, and an
+    /// asynchronous file write would only move it to another thread and back.
+    /// </summary>
+    private void WriteGroup(MemoryStream buffer, List<Append> group, long groupBytes)
     {
         var path = _folder.SegmentPath(_segmentNumber);
         try
@@ -255,7 +259,7 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
             }
 
             var offset = _segment.Position;
-            await _segment.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+            _segment.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
             _flush.FlushToDisk(_segment);
             lock (_durableGate)
             {
