@@ -167,13 +167,18 @@ public sealed partial class InProcessInference(InferenceService service, ILogger
                 }
 
                 call.Succeeded();
+                call.Dispose();
                 return false;
             }
             catch (Exception e)
             {
-                throw cancellationToken.IsCancellationRequested
+                var failure = cancellationToken.IsCancellationRequested
                     ? new RpcException(new Status(StatusCode.Cancelled, "Call canceled by the client."))
                     : call.Failed(e, owner);
+
+                // The generation has ended either way: its deadline timer need not wait for the caller's dispose.
+                call.Dispose();
+                throw failure;
             }
         }
 
