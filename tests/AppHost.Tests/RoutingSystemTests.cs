@@ -101,13 +101,18 @@ public sealed class RoutingSystemTests(RouterApp router, ITestOutputHelper outpu
 
         // Scoring and Policy are off the request path: the Gateway scores and decides with the
         // calibrators and policy versions it reads from them in the background (their own traces).
+        // Each service exports its spans in its own batches, so the Gateway's server span (the root,
+        // which ends last) may arrive after its children: wait for a tree with a single root.
         string[] services = ["gateway", "classifier"];
         HashSet<string> seen = [];
         await WaitUntilAsync(
             () =>
             {
-                seen = router.Traces.Spans.Where(s => s.TraceId == traceId).Select(s => s.Service).ToHashSet();
-                return services.All(seen.Contains) && seen.Any(s => s.StartsWith("worker-", StringComparison.Ordinal));
+                var received = router.Traces.Spans.Where(s => s.TraceId == traceId).ToList();
+                seen = received.Select(s => s.Service).ToHashSet();
+                var receivedIds = received.Select(s => s.SpanId).ToHashSet();
+                return services.All(seen.Contains) && seen.Any(s => s.StartsWith("worker-", StringComparison.Ordinal))
+                    && received.Count(s => !receivedIds.Contains(s.ParentSpanId)) == 1;
             },
             () => $"the trace has spans of {string.Join(", ", seen)} only; {router.Traces.Spans.Count} spans received from {string.Join(", ", router.Traces.Spans.Select(s => s.Service).Distinct())}");
 
