@@ -41,6 +41,9 @@ public sealed class WorkerOptions
 
     /// <summary>Replay backend only: a cascade-traces traces.csv (prompts.csv beside it) or a JSONL trace file.</summary>
     public string? TracePath { get; set; }
+
+    /// <summary>A copy of every setting, to complete without touching the bound options.</summary>
+    public WorkerOptions Copy() => (WorkerOptions)MemberwiseClone();
 }
 
 public sealed class WorkerOptionsValidator : IValidateOptions<WorkerOptions>

@@ -106,21 +106,23 @@ public sealed class ModelDeploymentOptions
     /// </summary>
     public WorkerOptions? InProcess { get; set; }
 
-    /// <summary>The in-process worker's settings completed from this entry; null when the model has a worker process of its own.</summary>
-    public WorkerOptions? InProcessWorker() => InProcess is not { } backend ? null : new WorkerOptions
+    /// <summary>
+    /// The in-process worker's settings with the model's own figures (id, sizes, prices) from this
+    /// entry; null when the model has a worker process of its own.
+    /// </summary>
+    public WorkerOptions? InProcessWorker()
     {
-        Model = Name,
-        Backend = backend.Backend,
-        Endpoint = backend.Endpoint,
-        BackendModel = backend.BackendModel,
-        ApiKey = backend.ApiKey,
-        ParameterCount = ParameterCount ?? backend.ParameterCount,
-        ContextLength = ContextLength ?? backend.ContextLength,
-        InputUsdPerMillionTokens = (double)(InputUsdPerMillionTokens ?? 0),
-        OutputUsdPerMillionTokens = (double)(OutputUsdPerMillionTokens ?? 0),
-        RequestTimeout = backend.RequestTimeout,
-        MaxRetries = backend.MaxRetries,
-        SimulateLatency = backend.SimulateLatency,
-        TracePath = backend.TracePath,
-    };
+        if (InProcess is not { } backend)
+        {
+            return null;
+        }
+
+        var worker = backend.Copy();
+        worker.Model = Name;
+        worker.ParameterCount = ParameterCount ?? backend.ParameterCount;
+        worker.ContextLength = ContextLength ?? backend.ContextLength;
+        worker.InputUsdPerMillionTokens = (double)(InputUsdPerMillionTokens ?? 0);
+        worker.OutputUsdPerMillionTokens = (double)(OutputUsdPerMillionTokens ?? 0);
+        return worker;
+    }
 }
