@@ -12,6 +12,7 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
     private readonly Dictionary<string, string?> _settings;
     private readonly string _environment;
     private readonly Action<IServiceCollection>? _services;
+    private readonly StartUpFailureLog _startUpLog = new();
 
     /// <summary>A journal of this host's own: one process owns a journal directory.</summary>
     public string JournalDirectory { get; } = Path.Combine(TestState.Directory, "journals", Guid.NewGuid().ToString("N"));
@@ -47,6 +48,9 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         UseKestrel();
     }
 
+    /// <summary>Starts the host, expecting it to fail, and returns every exception its start threw or logged.</summary>
+    public string StartUpFailure() => _startUpLog.FailureOf(StartServer);
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment(_environment);
@@ -54,6 +58,8 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         {
             builder.UseSetting(key, value);
         }
+
+        _startUpLog.AddTo(builder);
 
         if (_services is not null)
         {

@@ -63,9 +63,7 @@ public sealed class ModelsApiTests(PostgresFixture postgres, RedisFixture redis)
             ["Portfolio:Models:2:OutputUsdPerMillionTokens"] = "-1",
         });
 
-        var error = Assert.ThrowsAny<Exception>(gateway.StartServer);
-
-        var message = error.ToString();
+        var message = gateway.StartUpFailure();
         Assert.Contains("Portfolio:Models:1:Tier: 0 is already the tier of 'llama3.1-8b'", message, StringComparison.Ordinal);
         Assert.Contains("Portfolio:Models:2:OutputUsdPerMillionTokens: must be >= 0, got -1.", message, StringComparison.Ordinal);
     }

@@ -15,6 +15,7 @@ public class GrpcServiceFactory<TEntryPoint> : WebApplicationFactory<TEntryPoint
     where TEntryPoint : class
 {
     private readonly Dictionary<string, string?> _settings;
+    private readonly StartUpFailureLog _startUpLog = new();
     private GrpcChannel? _channel;
 
     public GrpcServiceFactory(IDictionary<string, string?> settings)
@@ -38,12 +39,17 @@ public class GrpcServiceFactory<TEntryPoint> : WebApplicationFactory<TEntryPoint
 
     public GrpcChannel Channel => _channel ??= GrpcChannel.ForAddress(Address);
 
+    /// <summary>Starts the host, expecting it to fail, and returns every exception its start threw or logged.</summary>
+    public string StartUpFailure() => _startUpLog.FailureOf(StartServer);
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);
         }
+
+        _startUpLog.AddTo(builder);
     }
 
     protected override void Dispose(bool disposing)
