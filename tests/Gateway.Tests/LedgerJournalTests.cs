@@ -24,8 +24,10 @@ public sealed class LedgerJournalTests(PostgresFixture postgres, RedisFixture re
         {
             Assert.True(await gone.AppendAsync(Request("chatcmpl-good")));
             Assert.True(await gone.AppendAsync(Request("chatcmpl-nul", policy: "x\0y")));
-            await File.AppendAllTextAsync(gone.SegmentPath(1), "{\"id\":\"chatcmpl-to");
         }
+
+        // The replica died mid-write: its last line is torn.
+        await File.AppendAllTextAsync(Path.Combine(root, "scaled-in-replica", "000000000001.jsonl"), "{\"id\":\"chatcmpl-to");
 
         await using var gateway = new GatewayFactory(redis.Server.ConnectionString, ledger, new Dictionary<string, string?>
         {

@@ -53,9 +53,14 @@ public sealed class JournalDurabilityTests
         var flush = new GatedFlush();
         await using var journal = new LedgerJournal(LedgerTestKit.Options(LedgerTestKit.NewRoot()), flush);
 
-        var append = journal.AppendAsync(LedgerTestKit.Request("in-flight"));
+        // The appending caller writes and fsyncs its own line, so it blocks in the gated fsync.
+        var append = Task.Run(() => journal.AppendAsync(LedgerTestKit.Request("in-flight")));
         await flush.Entered.Task;
-        Assert.True(new FileInfo(journal.SegmentPath(1)).Length > 0);
+        using (var segment = new FileStream(journal.SegmentPath(1), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        {
+            Assert.Equal('{', segment.ReadByte());
+        }
+
         Assert.Empty(journal.ReadBatch(10).Entries);
 
         flush.Release.SetResult();

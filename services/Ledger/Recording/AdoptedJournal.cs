@@ -16,7 +16,7 @@ public sealed class AdoptedJournal : IShippableJournal, IDisposable
         _folder = folder;
         _checkpoint = folder.ReadCheckpoint();
         var segments = folder.Segments();
-        _end = segments.Count == 0 ? _checkpoint : new JournalPosition(segments[^1], new FileInfo(folder.SegmentPath(segments[^1])).Length);
+        _end = segments.Count == 0 ? _checkpoint : new JournalPosition(segments[^1], folder.DataLength(segments[^1]));
         Binding = folder.ReadBinding();
     }
 

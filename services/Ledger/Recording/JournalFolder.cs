@@ -179,7 +179,7 @@ internal sealed class JournalFolder : IDisposable
     public bool HandOverLeftovers(string destination)
     {
         var checkpoint = ReadCheckpoint();
-        var leftovers = Segments().Where(s => s > checkpoint.Segment || (s == checkpoint.Segment && new FileInfo(SegmentPath(s)).Length > checkpoint.Offset)).ToList();
+        var leftovers = Segments().Where(s => s >= checkpoint.Segment && DataLength(s) > (s == checkpoint.Segment ? checkpoint.Offset : 0)).ToList();
         if (leftovers.Count > 0)
         {
             System.IO.Directory.CreateDirectory(destination);
@@ -256,14 +256,49 @@ internal sealed class JournalFolder : IDisposable
         }
     }
 
-    /// <summary>The lines from the stream's position up to <paramref name="limit"/>; the last one may lack its newline.</summary>
+    /// <summary>
+    /// How many bytes of data a segment holds: up to its first zero byte (a segment is written full of
+    /// zeros before its lines, and a JSON line never holds one), else its length.
+    /// </summary>
+    public long DataLength(long segment)
+    {
+        using var stream = new FileStream(SegmentPath(segment), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var buffer = new byte[64 * 1024];
+        long offset = 0;
+        int read;
+        while ((read = stream.Read(buffer)) > 0)
+        {
+            var zero = Array.IndexOf(buffer, (byte)0, 0, read);
+            if (zero >= 0)
+            {
+                return offset + zero;
+            }
+
+            offset += read;
+        }
+
+        return offset;
+    }
+
+    /// <summary>
+    /// The lines from the stream's position up to <paramref name="limit"/> or the first zero byte
+    /// (where a segment's data ends); the last one may lack its newline.
+    /// </summary>
     private static IEnumerable<(byte[] Line, bool Terminated)> Lines(Stream stream, long limit)
     {
         var buffer = new byte[64 * 1024];
         var partial = new MemoryStream();
         int read;
-        while (stream.Position < limit && (read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, limit - stream.Position))) > 0)
+        var ended = false;
+        while (!ended && stream.Position < limit && (read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, limit - stream.Position))) > 0)
         {
+            var zero = Array.IndexOf(buffer, (byte)0, 0, read);
+            if (zero >= 0)
+            {
+                read = zero;
+                ended = true;
+            }
+
             var start = 0;
             int newline;
             while ((newline = Array.IndexOf(buffer, (byte)'\n', start, read - start)) >= 0)

