@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Router.Ledger.Recording;
+using Router.Ledger.Requests;
 using Router.LocalServers;
 using Router.Testing;
 using Xunit;
@@ -61,6 +62,49 @@ public sealed class LedgerRecordingTests
         Assert.Equal((50L, 100L, 50 * 0.0123m), (rollup.Requests, rollup.Attempts, rollup.CostUsd));
         Assert.Equal(DateOnly.FromDateTime(DateTime.UtcNow), rollup.Day);
     }
+
+    [Fact]
+    public async Task Daily_rollups_built_from_a_batch_equal_postgres_sums_over_the_stored_rows_and_count_a_resent_request_once()
+    {
+        await using var postgres = await LocalPostgresServer.StartAsync(TestState.Directory, _ => { }, durable: false);
+        await postgres.CreateDatabaseAsync("ledger");
+        await using var services = LedgerTestKit.Services(postgres.ConnectionString("ledger"), LedgerTestKit.NewRoot());
+        await services.MigrateLedgerAsync();
+        var writer = services.GetRequiredService<LedgerWriter>();
+        var team = Guid.NewGuid();
+        var midnight = new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero);
+        var batch = Enumerable.Range(0, 40).Select(i =>
+        {
+            var request = LedgerTestKit.Request($"roll-{i}", attempts: 1 + (i % 3), policy: i % 2 == 0 ? "default" : "cheap");
+            request.TeamId = i % 3 == 0 ? null : team;
+            request.FinalModel = i % 5 == 0 ? null : request.FinalModel;
+            request.Error = i % 5 == 0 ? "every stage failed" : null;
+            // Either side of midnight UTC, stated in another offset; amounts past the columns' 8 decimals, midpoints included.
+            request.ReceivedAt = midnight.AddMinutes(i % 4 == 0 ? -1 : 1).ToOffset(TimeSpan.FromHours(i % 2 == 0 ? 5 : -7));
+            request.CostUsd = 0.000000015m * i + 0.000000005m;
+            request.CounterfactualCostUsd = 0.0123456789m * i;
+            return request;
+        }).ToList();
+
+        Assert.Equal(20, await writer.WriteAsync(batch[..20], CancellationToken.None));
+        Assert.Equal(20, await writer.WriteAsync(batch, CancellationToken.None));
+
+        await using var db = await services.GetRequiredService<IDbContextFactory<LedgerDbContext>>().CreateDbContextAsync();
+        var rollups = Ordered(await db.DailyRollups.AsNoTracking().ToListAsync());
+        var expected = Ordered(await db.DailyRollups.FromSqlRaw("""
+            SELECT (received_at AT TIME ZONE 'UTC')::date AS day, COALESCE(team_id, '00000000-0000-0000-0000-000000000000') AS team_id, policy,
+                   COALESCE(final_model, '') AS final_model, count(*) AS requests, count(*) FILTER (WHERE error IS NOT NULL) AS failed,
+                   sum(cost_usd) AS cost_usd, sum(counterfactual_cost_usd) AS counterfactual_cost_usd, sum(stages)::bigint AS attempts
+            FROM requests GROUP BY 1, 2, 3, 4
+            """).AsNoTracking().ToListAsync());
+        Assert.Equal(2, rollups.Select(r => r.Day).Distinct().Count());
+        Assert.Equal(
+            expected.Select(r => (r.Day, r.TeamId, r.Policy, r.FinalModel, r.Requests, r.Failed, r.CostUsd, r.CounterfactualCostUsd, r.Attempts)),
+            rollups.Select(r => (r.Day, r.TeamId, r.Policy, r.FinalModel, r.Requests, r.Failed, r.CostUsd, r.CounterfactualCostUsd, r.Attempts)));
+    }
+
+    private static List<DailyRollup> Ordered(List<DailyRollup> rollups) =>
+        [.. rollups.OrderBy(r => r.Day).ThenBy(r => r.TeamId).ThenBy(r => r.Policy, StringComparer.Ordinal).ThenBy(r => r.FinalModel, StringComparer.Ordinal)];
 
     [Fact]
     public async Task A_full_journal_refuses_appends_and_reports_unhealthy()

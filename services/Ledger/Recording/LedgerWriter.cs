@@ -6,9 +6,11 @@ using Router.Ledger.Requests;
 namespace Router.Ledger.Recording;
 
 /// <summary>
-/// Writes batches of routed requests and their attempts in one transaction, as two set-based
-/// inserts over arrays. Rows already present are skipped, so re-sending a batch after a crash
-/// between the insert and the journal checkpoint never writes a request twice.
+/// Writes batches of routed requests and their attempts in one transaction, as set-based inserts
+/// over arrays. Rows already present are skipped, so re-sending a batch after a crash between the
+/// insert and the journal checkpoint never writes a request twice. The attempts and the daily
+/// rollups are built here from the requests PostgreSQL reports new, rather than filtered and
+/// aggregated there: the database shares the router's cores in small deployments.
 /// </summary>
 public sealed class LedgerWriter(NpgsqlDataSource dataSource)
 {
@@ -38,16 +40,12 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource)
                   extra_completion_tokens, extra_cost_usd, extra_calls, latency_ms, signals,
                   confidence, calibrated, calibrator_version, decision, reason, threshold, discarded, error,
                   abort_group_confidence, aborted_at_token)
-        WHERE request_id = ANY(@inserted)
         """;
 
     // Only the requests this batch inserted are added, so a re-sent batch does not count twice.
     private const string Rollup = """
         INSERT INTO daily_rollups (day, team_id, policy, final_model, requests, failed, cost_usd, counterfactual_cost_usd, attempts)
-        SELECT (received_at AT TIME ZONE 'UTC')::date, COALESCE(team_id, '00000000-0000-0000-0000-000000000000'), policy, COALESCE(final_model, ''),
-               count(*), count(*) FILTER (WHERE error IS NOT NULL), sum(cost_usd), sum(counterfactual_cost_usd), sum(stages)
-        FROM requests WHERE id = ANY(@inserted)
-        GROUP BY 1, 2, 3, 4
+        SELECT * FROM unnest(@day, @team_id, @policy, @final_model, @requests, @failed, @cost_usd, @counterfactual_cost_usd, @attempts)
         ON CONFLICT (day, team_id, policy, final_model) DO UPDATE SET
             requests = daily_rollups.requests + EXCLUDED.requests,
             failed = daily_rollups.failed + EXCLUDED.failed,
@@ -93,8 +91,10 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource)
             }
         }
 
-        var attempts = batch.SelectMany(r => r.Attempts).ToList();
-        if (inserted.Count > 0 && attempts.Count > 0)
+        var insertedIds = inserted.ToHashSet(StringComparer.Ordinal);
+        var insertedRequests = batch.Where(r => insertedIds.Contains(r.Id)).ToList();
+        var attempts = insertedRequests.SelectMany(r => r.Attempts).ToList();
+        if (attempts.Count > 0)
         {
             await using var command = new NpgsqlCommand(InsertAttempts, connection, transaction);
             var p = command.Parameters;
@@ -122,14 +122,23 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource)
             p.Add(Array("error", NpgsqlDbType.Text, attempts.Select(a => a.Error)));
             p.Add(Array("abort_group_confidence", NpgsqlDbType.Double, attempts.Select(a => a.AbortGroupConfidence)));
             p.Add(Array("aborted_at_token", NpgsqlDbType.Integer, attempts.Select(a => a.AbortedAtToken)));
-            p.Add(Array("inserted", NpgsqlDbType.Text, inserted));
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        if (inserted.Count > 0)
+        if (insertedRequests.Count > 0)
         {
+            var rollups = DailyRollups(insertedRequests);
             await using var rollup = new NpgsqlCommand(Rollup, connection, transaction);
-            rollup.Parameters.Add(Array("inserted", NpgsqlDbType.Text, inserted));
+            var p = rollup.Parameters;
+            p.Add(Array("day", NpgsqlDbType.Date, rollups.Select(r => r.Key.Day)));
+            p.Add(Array("team_id", NpgsqlDbType.Uuid, rollups.Select(r => r.Key.TeamId)));
+            p.Add(Array("policy", NpgsqlDbType.Text, rollups.Select(r => r.Key.Policy)));
+            p.Add(Array("final_model", NpgsqlDbType.Text, rollups.Select(r => r.Key.FinalModel)));
+            p.Add(Array("requests", NpgsqlDbType.Bigint, rollups.Select(r => r.Requests)));
+            p.Add(Array("failed", NpgsqlDbType.Bigint, rollups.Select(r => r.Failed)));
+            p.Add(Array("cost_usd", NpgsqlDbType.Numeric, rollups.Select(r => r.CostUsd)));
+            p.Add(Array("counterfactual_cost_usd", NpgsqlDbType.Numeric, rollups.Select(r => r.CounterfactualCostUsd)));
+            p.Add(Array("attempts", NpgsqlDbType.Bigint, rollups.Select(r => r.Attempts)));
             await rollup.ExecuteNonQueryAsync(cancellationToken);
         }
 
@@ -214,9 +223,31 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource)
         await command.ExecuteScalarAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// The requests' sums per UTC day, team, policy and final model, as the stored rows would give them:
+    /// amounts rounded to the columns' 8 decimals first, as PostgreSQL rounds them on insert.
+    /// </summary>
+    public static List<RollupRow> DailyRollups(IEnumerable<RoutedRequest> requests) =>
+        [.. requests
+            .GroupBy(r => new RollupKey(DateOnly.FromDateTime(r.ReceivedAt.UtcDateTime), r.TeamId ?? Guid.Empty, r.Policy, r.FinalModel ?? string.Empty))
+            .Select(g => new RollupRow(
+                g.Key,
+                g.LongCount(),
+                g.LongCount(r => r.Error is not null),
+                g.Sum(r => AsStored(r.CostUsd)),
+                g.Sum(r => AsStored(r.CounterfactualCostUsd)),
+                g.Sum(r => (long)r.Stages)))];
+
+    private static decimal AsStored(decimal usd) => Math.Round(usd, 8, MidpointRounding.AwayFromZero);
+
     private static NpgsqlParameter Array<T>(string name, NpgsqlDbType type, IEnumerable<T> values) =>
         new(name, NpgsqlDbType.Array | type) { Value = values.ToArray() };
 }
+
+public readonly record struct RollupKey(DateOnly Day, Guid TeamId, string Policy, string FinalModel);
+
+/// <summary>One <c>daily_rollups</c> row's worth of a batch.</summary>
+public sealed record RollupRow(RollupKey Key, long Requests, long Failed, decimal CostUsd, decimal CounterfactualCostUsd, long Attempts);
 
 /// <summary>Unresolved dead letters: how many, and a description of the latest few.</summary>
 public sealed record DeadLetterSummary(long Count, IReadOnlyList<string> Latest)
