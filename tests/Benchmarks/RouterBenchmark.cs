@@ -21,6 +21,12 @@ public sealed class RouterBenchmark : IBenchmark
     /// <summary>Seconds each target is measured at each concurrency (after a warm-up); default 10.</summary>
     public const string SecondsVariable = "ROUTER_BENCHMARK_SECONDS";
 
+    /// <summary>
+    /// Measures only the targets whose name holds this text, beside the direct call (e.g. "workers in
+    /// the Gateway"), for a quicker side-by-side look; no acceptance table or frozen-Redis run then.
+    /// </summary>
+    public const string OnlyVariable = "ROUTER_BENCHMARK_ONLY";
+
     private const string Question = "Which planet is known as the Red Planet? A) Venus B) Mars C) Jupiter D) Saturn";
     private const double Unsure = 0.2;
     private const string Direct = "direct call to the mock model server";
@@ -40,7 +46,7 @@ public sealed class RouterBenchmark : IBenchmark
 
     public string Name => "router";
 
-    public string Description => $"issue 15: direct call vs Portkey vs this router (named, accepted at stage 1, escalated once) at c = 1 and 32 with CPU per request of every process; issue 14: p50 and /health with Redis frozen ({SecondsVariable} sets the seconds per measurement)";
+    public string Description => $"issue 15: direct call vs Portkey vs this router (named, accepted at stage 1, escalated once) at c = 1 and 32 with CPU per request of every process; issue 14: p50 and /health with Redis frozen ({SecondsVariable} sets the seconds per measurement; {OnlyVariable}=text measures only the targets named with it, beside the direct call)";
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -61,6 +67,11 @@ public sealed class RouterBenchmark : IBenchmark
             var processes = Processes(mockProcess, portkey, router);
             var requestIds = new ConcurrentQueue<string>();
             var targets = Targets(mock, portkey, router, requestIds);
+            var only = Environment.GetEnvironmentVariable(OnlyVariable);
+            if (!string.IsNullOrEmpty(only))
+            {
+                targets.RemoveAll(t => t.Load.Name != Direct && !t.Load.Name.Contains(only, StringComparison.Ordinal));
+            }
             PrintSetup(router, portkey, portkeySkipped, processes, measure);
 
             foreach (var target in targets.ToList())
@@ -96,6 +107,14 @@ public sealed class RouterBenchmark : IBenchmark
                     var cpu = processes.ToDictionary(p => p.Name, p => p.Cpu() - before[p.Name]);
                     runs.Add(new TargetRun(target, concurrency, result, cpu));
                 }
+            }
+
+            if (!string.IsNullOrEmpty(only))
+            {
+                Console.WriteLine();
+                Console.WriteLine(ResultTable(runs, portkeySkipped));
+                Console.WriteLine(CpuTable(runs, processes));
+                return;
             }
 
             Console.Error.WriteLine("measuring with Redis frozen...");
