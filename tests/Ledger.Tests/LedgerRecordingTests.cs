@@ -86,8 +86,11 @@ public sealed class LedgerRecordingTests
             return request;
         }).ToList();
 
+        // The same request twice in one batch (no attempts, so nothing else refuses it) is stored and counted once.
+        batch.AddRange([LedgerTestKit.Request("roll-twice", attempts: 0), LedgerTestKit.Request("roll-twice", attempts: 0)]);
+
         Assert.Equal(20, await writer.WriteAsync(batch[..20], CancellationToken.None));
-        Assert.Equal(20, await writer.WriteAsync(batch, CancellationToken.None));
+        Assert.Equal(21, await writer.WriteAsync(batch, CancellationToken.None));
 
         await using var db = await services.GetRequiredService<IDbContextFactory<LedgerDbContext>>().CreateDbContextAsync();
         var rollups = Ordered(await db.DailyRollups.AsNoTracking().ToListAsync());

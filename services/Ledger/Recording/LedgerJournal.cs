@@ -266,7 +266,7 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
             }
             else
             {
-                WriteGroup(_buffer, group, groupBytes);
+                WriteGroup(group, groupBytes);
             }
 
             _buffer.SetLength(0);
@@ -312,7 +312,7 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
     /// write is synchronous like the fsync after it: the writer has nothing else to do meanwhile, and
     /// an asynchronous file write would only move it to another thread and back.
     /// </summary>
-    private void WriteGroup(MemoryStream buffer, List<Append> group, long groupBytes)
+    private void WriteGroup(List<Append> group, long groupBytes)
     {
         var path = _folder.SegmentPath(_segmentNumber);
         try
@@ -323,7 +323,7 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
             }
 
             var offset = _segment.Position;
-            _segment.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
+            _segment.Write(_buffer.GetBuffer(), 0, (int)_buffer.Length);
             _flush.FlushToDisk(_segment);
             lock (_durableGate)
             {

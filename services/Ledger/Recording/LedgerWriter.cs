@@ -91,8 +91,9 @@ public sealed class LedgerWriter(NpgsqlDataSource dataSource)
             }
         }
 
+        // An id twice in one batch is stored once, from its first line, as PostgreSQL skips the second.
         var insertedIds = inserted.ToHashSet(StringComparer.Ordinal);
-        var insertedRequests = batch.Where(r => insertedIds.Contains(r.Id)).ToList();
+        var insertedRequests = batch.Where(r => insertedIds.Remove(r.Id)).ToList();
         var attempts = insertedRequests.SelectMany(r => r.Attempts).ToList();
         if (attempts.Count > 0)
         {
