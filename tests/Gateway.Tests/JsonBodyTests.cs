@@ -87,6 +87,25 @@ public sealed class JsonBodyTests
         Assert.Equal(["best_of"], value.OtherFields!.Keys);
     }
 
+    [Theory]
+    [InlineData("""{"model":"a\n\"b\" \u00e9 \ud83d\ude00"}""", "a\n\"b\" \u00e9 \U0001F600")]
+    [InlineData("""{"model":"né 😀"}""", "né 😀")]
+    [InlineData("""{"\u006dodel":"x"}""", "x")]
+    public void Escaped_and_non_ascii_text_that_is_unicode_is_read(string body, string model)
+    {
+        var (value, error) = JsonBody.Parse<ChatCompletionRequest>(Encoding.UTF8.GetBytes(body), Json);
+
+        Assert.Null(error);
+        Assert.Equal(model, value!.Model);
+    }
+
+    [Theory]
+    [InlineData("""{"model":"x"} {}""")]
+    [InlineData("""{"model":"x",}""")]
+    [InlineData("""{"model":"x"} // a comment""")]
+    public void Anything_after_or_beside_the_object_is_invalid_json(string body) =>
+        Assert.Equal("invalid_json", Error(body).Code);
+
     private static OpenAiErrorBody Error(string body) => Error(Encoding.UTF8.GetBytes(body));
 
     private static OpenAiErrorBody Error(byte[] body)

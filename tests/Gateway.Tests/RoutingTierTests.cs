@@ -327,8 +327,10 @@ public sealed class RoutingTierTests(RoutingHosts system) : IClassFixture<Routin
         }
 
         using var response = await client.SendAsync(request);
-        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var bytes = await response.Content.ReadAsByteArrayAsync();
+        var body = JsonDocument.Parse(bytes).RootElement.Clone();
         Assert.True(response.StatusCode == HttpStatusCode.OK, body.ToString());
+        Assert.Equal(bytes.Length, response.Content.Headers.ContentLength);
         return body;
     }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 using Router.Contracts;
@@ -40,7 +41,7 @@ public static class ChatCompletionsApi
             {
                 var outcome = await RouteAndRecordAsync(planner, router, recorder, telemetry, context, request, id, null);
                 WriteHeaders(context.Response, outcome.Trace);
-                await Results.Json(Completion(id, created, request, outcome), serializer).ExecuteAsync(context);
+                await WriteJsonAsync(context, Completion(id, created, request, outcome), serializer);
             }
             catch (RoutingException e)
             {
@@ -93,12 +94,21 @@ public static class ChatCompletionsApi
         {
             var outcome = await RouteAndRecordAsync(planner, router, recorder, telemetry, context, request, id, null);
             WriteHeaders(context.Response, outcome.Trace);
-            await Results.Json(RouteResponse.From(outcome.Trace), serializer).ExecuteAsync(context);
+            await WriteJsonAsync(context, RouteResponse.From(outcome.Trace), serializer);
         }
         catch (RoutingException e)
         {
             await Failure(context, e, id).ExecuteAsync(context);
         }
+    }
+
+    /// <summary>The answer in one write with its length, rather than chunked as a serializer streaming into the response would send it.</summary>
+    private static Task WriteJsonAsync<T>(HttpContext context, T value, JsonSerializerOptions serializer)
+    {
+        var body = JsonSerializer.SerializeToUtf8Bytes(value, (JsonTypeInfo<T>)serializer.GetTypeInfo(typeof(T)));
+        context.Response.ContentType = "application/json; charset=utf-8";
+        context.Response.ContentLength = body.Length;
+        return context.Response.Body.WriteAsync(body, context.RequestAborted).AsTask();
     }
 
     /// <summary>A request the router took on and could not serve: the request id is in the header and, for the router's own failures, in the message, so the ledger row can be found.</summary>

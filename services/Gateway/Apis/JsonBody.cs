@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using System.Text.Unicode;
 using Router.Gateway.Routing;
 
 namespace Router.Gateway.Apis;
@@ -13,6 +14,8 @@ namespace Router.Gateway.Apis;
 /// </summary>
 public static class JsonBody
 {
+    private const int PreallocatedBodyBytes = 64 * 1024;
+
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
 
     /// <summary>The body as <typeparamref name="T"/>; an empty body is <paramref name="empty"/> when given, else a 400.</summary>
@@ -22,9 +25,7 @@ public static class JsonBody
         byte[] bytes;
         try
         {
-            using var buffer = new MemoryStream();
-            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
-            bytes = buffer.ToArray();
+            bytes = await ReadBodyAsync(context.Request, context.RequestAborted);
         }
         catch (BadHttpRequestException e)
         {
@@ -32,6 +33,25 @@ public static class JsonBody
         }
 
         return Parse<T>(bytes, serializer, empty);
+    }
+
+    /// <summary>
+    /// The whole body, read straight into an array of its declared length when that is small. A
+    /// larger one grows with what arrives, so a client that declares megabytes and sends them slowly
+    /// holds no more memory than it has sent; Kestrel refuses one over the size limit (413).
+    /// </summary>
+    private static async Task<byte[]> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength is { } length && length <= PreallocatedBodyBytes)
+        {
+            var bytes = new byte[length];
+            var read = await request.Body.ReadAtLeastAsync(bytes, bytes.Length, throwOnEndOfStream: false, cancellationToken);
+            return read == bytes.Length ? bytes : bytes[..read];
+        }
+
+        using var buffer = new MemoryStream();
+        await request.Body.CopyToAsync(buffer, cancellationToken);
+        return buffer.ToArray();
     }
 
     /// <summary>The parsing half of <see cref="ReadAsync"/>, without I/O.</summary>
@@ -45,6 +65,73 @@ public static class JsonBody
                 : (null, OpenAiError.BadRequest("The request body is empty: send a JSON object (Content-Type: application/json).", null, "missing_body"));
         }
 
+        if (IsWellFormedObject(bytes.Span))
+        {
+            try
+            {
+                return (JsonSerializer.Deserialize<T>(bytes.Span, serializer), null);
+            }
+            catch (JsonException)
+            {
+                // A value of the wrong type: the refusal below names its field and what it expects.
+            }
+        }
+
+        return Refusal<T>(bytes, serializer);
+    }
+
+    /// <summary>
+    /// One pass of a reader, with no document and no strings for text that needs no unescaping: true
+    /// when the body is a JSON object whose text all decodes to valid Unicode. Anything else goes to
+    /// <see cref="Refusal"/>, which takes the body apart to name what is wrong.
+    /// </summary>
+    private static bool IsWellFormedObject(ReadOnlySpan<byte> bytes)
+    {
+        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = DocumentOptions.MaxDepth });
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            while (reader.Read())
+            {
+                if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && !IsUnicode(ref reader))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private static bool IsUnicode(ref Utf8JsonReader reader)
+    {
+        if (!reader.ValueIsEscaped)
+        {
+            return Utf8.IsValid(reader.ValueSpan);
+        }
+
+        try
+        {
+            return !HasLoneSurrogate(reader.GetString()!);
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Why the body is refused, naming the field; a body that turns out well-formed is read as usual.</summary>
+    private static (T? Value, IResult? Error) Refusal<T>(ReadOnlyMemory<byte> bytes, JsonSerializerOptions serializer)
+        where T : class
+    {
         JsonDocument document;
         try
         {
