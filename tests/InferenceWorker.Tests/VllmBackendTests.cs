@@ -142,6 +142,36 @@ public abstract class VllmBackendTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_backend_that_stalls_mid_body_times_out_with_deadline_exceeded_and_the_request_is_aborted()
+    {
+        await using var worker = Worker(maxRetries: 0, timeout: "00:00:00.500");
+        _stub.Enqueue(new StubBehaviour.StallBody());
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => worker.Client.GenerateAsync(Request(chat: true, topLogprobs: 1)).ResponseAsync);
+
+        Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
+        Assert.Contains("Worker:RequestTimeout", error.Status.Detail, StringComparison.Ordinal);
+        await Eventually.UntilAsync(() => _stub.AbortedRequests == 1, "the stalled backend request was not aborted");
+    }
+
+    [Fact]
+    public async Task A_long_answer_with_many_alternatives_is_read_whole()
+    {
+        await using var worker = Worker(maxRetries: 0);
+        _stub.Tokens = [.. Enumerable.Range(0, 300).Select(i => new StubToken($" w{i}", -0.01 * (i % 7), [.. Enumerable.Range(0, 20).Select(a => ($" alt{i}-{a}", -0.5 - a))]))];
+
+        var request = Request(chat: true, topLogprobs: 20);
+        request.MaxTokens = 300;
+
+        var response = await worker.Client.GenerateAsync(request);
+
+        Assert.Equal(300, response.Tokens.Count);
+        Assert.Equal(" w299", response.Tokens[^1].Token);
+        Assert.Equal(" alt299-19", response.Tokens[^1].TopLogprobs[^1].Token);
+        Assert.Equal(string.Concat(Enumerable.Range(0, 300).Select(i => $" w{i}")), response.Text);
+    }
+
+    [Fact]
     public async Task Cancelling_the_grpc_call_aborts_the_backend_request()
     {
         await using var worker = Worker(maxRetries: 0);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -45,8 +46,7 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
     {
         var started = Stopwatch.GetTimestamp();
         var chat = request.Messages.Count > 0;
-        using var response = await SendAsync(chat ? _chatCompletions : _completions, Body(request, chat, stream: false), streaming: false, cancellationToken);
-        var json = await ReadJsonAsync(response, new OpenAiResponseReader(chat, streamed: false, request.TopLogprobs), cancellationToken);
+        var json = await SendForJsonAsync(chat ? _chatCompletions : _completions, Body(request, chat, stream: false), new OpenAiResponseReader(chat, streamed: false, request.TopLogprobs), cancellationToken);
         var total = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         var choice = FirstChoice(json);
         var result = new GenerateResponse
@@ -66,7 +66,7 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
     {
         var started = Stopwatch.GetTimestamp();
         var chat = request.Messages.Count > 0;
-        using var response = await SendAsync(chat ? _chatCompletions : _completions, Body(request, chat, stream: true), streaming: true, cancellationToken);
+        using var response = await SendAsync(chat ? _chatCompletions : _completions, Body(request, chat, stream: true), static (response, _) => Task.FromResult(response), cancellationToken);
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
         using var reader = new StreamReader(body, Encoding.UTF8);
         var chunks = new OpenAiResponseReader(chat, streamed: true, request.TopLogprobs);
@@ -129,8 +129,7 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         var chat = request.Messages.Count > 0;
         var generate = new GenerateRequest { MaxTokens = 1, Temperature = 0, TopLogprobs = MaxTopLogprobs, Prompt = request.Prompt };
         generate.Messages.AddRange(request.Messages);
-        using var response = await SendAsync(chat ? _chatCompletions : _completions, Body(generate, chat, stream: false), streaming: false, cancellationToken);
-        var json = await ReadJsonAsync(response, new OpenAiResponseReader(chat, streamed: false, MaxTopLogprobs), cancellationToken);
+        var json = await SendForJsonAsync(chat ? _chatCompletions : _completions, Body(generate, chat, stream: false), new OpenAiResponseReader(chat, streamed: false, MaxTopLogprobs), cancellationToken);
         var first = Tokens(FirstChoice(json)).FirstOrDefault()
             ?? throw Status(StatusCode.Internal, "returned no token to score");
         return new ScoreResponse
@@ -142,79 +141,156 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         };
     }
 
-    /// <summary>The request body as UTF-8 JSON, written straight out: it is sent on every stage, so no JSON tree is built for it.</summary>
+    /// <summary>
+    /// The request body as UTF-8 JSON, written straight out: it is sent on every stage, so no JSON
+    /// tree is built for it, and it is written into the thread's buffer, so only the exact body is
+    /// allocated. A buffer grown past <see cref="KeptBodyBufferBytes"/> by a long prompt is not kept.
+    /// </summary>
     private byte[] Body(GenerateRequest request, bool chat, bool stream)
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var body = new Utf8JsonWriter(buffer))
+        var buffer = t_bodyBuffer ??= new ArrayBufferWriter<byte>(4096);
+        buffer.ResetWrittenCount();
+        var body = t_bodyWriter ??= new Utf8JsonWriter(buffer);
+        body.Reset(buffer);
+        body.WriteStartObject();
+        body.WriteString("model"u8, BackendModel);
+        body.WriteNumber("max_tokens"u8, request.MaxTokens > 0 ? request.MaxTokens : 512);
+        body.WriteBoolean("stream"u8, stream);
+        if (chat)
         {
-            body.WriteStartObject();
-            body.WriteString("model"u8, BackendModel);
-            body.WriteNumber("max_tokens"u8, request.MaxTokens > 0 ? request.MaxTokens : 512);
-            body.WriteBoolean("stream"u8, stream);
-            if (chat)
+            body.WriteStartArray("messages"u8);
+            foreach (var message in request.Messages)
             {
-                body.WriteStartArray("messages"u8);
-                foreach (var message in request.Messages)
-                {
-                    body.WriteStartObject();
-                    body.WriteString("role"u8, message.Role);
-                    body.WriteString("content"u8, message.Content);
-                    body.WriteEndObject();
-                }
-
-                body.WriteEndArray();
-                body.WriteBoolean("logprobs"u8, true);
-                body.WriteNumber("top_logprobs"u8, request.TopLogprobs);
-            }
-            else
-            {
-                body.WriteString("prompt"u8, request.Prompt);
-
-                // The legacy completions API returns the chosen token plus k alternatives; at least one is needed.
-                body.WriteNumber("logprobs"u8, Math.Max(1, request.TopLogprobs));
-            }
-
-            if (stream)
-            {
-                body.WriteStartObject("stream_options"u8);
-                body.WriteBoolean("include_usage"u8, true);
+                body.WriteStartObject();
+                body.WriteString("role"u8, message.Role);
+                body.WriteString("content"u8, message.Content);
                 body.WriteEndObject();
             }
 
-            if (request.HasTemperature)
-            {
-                body.WriteNumber("temperature"u8, request.Temperature);
-            }
+            body.WriteEndArray();
+            body.WriteBoolean("logprobs"u8, true);
+            body.WriteNumber("top_logprobs"u8, request.TopLogprobs);
+        }
+        else
+        {
+            body.WriteString("prompt"u8, request.Prompt);
 
-            if (request.HasTopP)
-            {
-                body.WriteNumber("top_p"u8, request.TopP);
-            }
+            // The legacy completions API returns the chosen token plus k alternatives; at least one is needed.
+            body.WriteNumber("logprobs"u8, Math.Max(1, request.TopLogprobs));
+        }
 
-            if (request.HasSeed)
-            {
-                body.WriteNumber("seed"u8, request.Seed);
-            }
-
-            if (request.Stop.Count > 0)
-            {
-                body.WriteStartArray("stop"u8);
-                foreach (var stop in request.Stop)
-                {
-                    body.WriteStringValue(stop);
-                }
-
-                body.WriteEndArray();
-            }
-
+        if (stream)
+        {
+            body.WriteStartObject("stream_options"u8);
+            body.WriteBoolean("include_usage"u8, true);
             body.WriteEndObject();
         }
 
-        return buffer.WrittenSpan.ToArray();
+        if (request.HasTemperature)
+        {
+            body.WriteNumber("temperature"u8, request.Temperature);
+        }
+
+        if (request.HasTopP)
+        {
+            body.WriteNumber("top_p"u8, request.TopP);
+        }
+
+        if (request.HasSeed)
+        {
+            body.WriteNumber("seed"u8, request.Seed);
+        }
+
+        if (request.Stop.Count > 0)
+        {
+            body.WriteStartArray("stop"u8);
+            foreach (var stop in request.Stop)
+            {
+                body.WriteStringValue(stop);
+            }
+
+            body.WriteEndArray();
+        }
+
+        body.WriteEndObject();
+        body.Flush();
+
+        var bytes = buffer.WrittenSpan.ToArray();
+        if (buffer.Capacity > KeptBodyBufferBytes)
+        {
+            (t_bodyBuffer, t_bodyWriter) = (null, null);
+        }
+
+        return bytes;
     }
 
-    private async Task<HttpResponseMessage> SendAsync(Uri endpoint, byte[] body, bool streaming, CancellationToken cancellationToken)
+    private const int KeptBodyBufferBytes = 64 * 1024;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_bodyBuffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_bodyWriter;
+
+    /// <summary>A call answered with one JSON body, read whole within Worker:RequestTimeout into a pooled buffer and parsed there.</summary>
+    private Task<OpenAiResponse> SendForJsonAsync(Uri endpoint, byte[] body, OpenAiResponseReader reader, CancellationToken cancellationToken) =>
+        SendAsync(endpoint, body, async (response, timeout) =>
+        {
+            using (response)
+            {
+                var (buffer, length) = await ReadBodyAsync(response, timeout);
+                try
+                {
+                    return ParseJson(buffer.AsSpan(0, length), reader);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+        }, cancellationToken);
+
+    /// <summary>The whole body in a buffer from the pool, rented at the declared length (up to a megabyte) and grown as needed; the caller returns it.</summary>
+    private static async Task<(byte[] Buffer, int Length)> ReadBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        var declared = response.Content.Headers.ContentLength;
+        var buffer = ArrayPool<byte>.Shared.Rent(declared is { } known and >= 0 and < 1024 * 1024 ? (int)known + 1 : 16 * 1024);
+        var length = 0;
+        try
+        {
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                var read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken);
+                if (read == 0)
+                {
+                    return (buffer, length);
+                }
+
+                length += read;
+            }
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Sends the body, retrying failures before any output with backoff, and hands a successful
+    /// response to <paramref name="read"/> within the attempt's Worker:RequestTimeout: a failure while
+    /// reading it is retried like one while sending.
+    /// </summary>
+    private async Task<T> SendAsync<T>(Uri endpoint, byte[] body, Func<HttpResponseMessage, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -229,44 +305,49 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
                 message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", options.ApiKey);
             }
 
-            HttpResponseMessage response;
+            (HttpStatusCode Status, string Detail, TimeSpan? RetryAfter) failure;
             try
             {
-                response = await http.SendAsync(message, streaming ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead, timeout.Token);
+                var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                if (response.IsSuccessStatusCode)
+                {
+                    return await read(response, timeout.Token);
+                }
+
+                failure = await FailureAsync(response, timeout.Token);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 throw Status(StatusCode.DeadlineExceeded, $"did not answer within Worker:RequestTimeout ({options.RequestTimeout.TotalSeconds:0.#} s)");
             }
-            catch (HttpRequestException e) when (attempt < options.MaxRetries)
+            catch (Exception e) when (e is HttpRequestException or IOException && attempt < options.MaxRetries)
             {
                 LogRetry(logger, attempt + 1, e.Message);
                 await Task.Delay(Backoff(attempt, null), cancellationToken);
                 continue;
             }
-            catch (HttpRequestException e)
+            catch (Exception e) when (e is HttpRequestException or IOException)
             {
                 throw Status(StatusCode.Unavailable, $"is unreachable at {options.Endpoint}: {e.Message}");
             }
 
-            if (response.IsSuccessStatusCode)
+            if (BackendErrors.IsRetryable(failure.Status) && attempt < options.MaxRetries)
             {
-                return response;
-            }
-
-            var detail = await ErrorDetailAsync(response, cancellationToken);
-            var status = response.StatusCode;
-            if (BackendErrors.IsRetryable(status) && attempt < options.MaxRetries)
-            {
-                var delay = Backoff(attempt, response.Headers.RetryAfter?.Delta);
-                response.Dispose();
-                LogRetry(logger, attempt + 1, $"{(int)status} {detail}");
-                await Task.Delay(delay, cancellationToken);
+                LogRetry(logger, attempt + 1, $"{(int)failure.Status} {failure.Detail}");
+                await Task.Delay(Backoff(attempt, failure.RetryAfter), cancellationToken);
                 continue;
             }
 
-            response.Dispose();
-            throw BackendErrors.FromHttp(Name, options.Endpoint, BackendModel, status, detail);
+            throw BackendErrors.FromHttp(Name, options.Endpoint, BackendModel, failure.Status, failure.Detail);
+        }
+    }
+
+    /// <summary>What a refusal said, read and disposed within the attempt's timeout.</summary>
+    private static async Task<(HttpStatusCode Status, string Detail, TimeSpan? RetryAfter)> FailureAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        using (response)
+        {
+            return (response.StatusCode, await ErrorDetailAsync(response, cancellationToken), response.Headers.RetryAfter?.Delta);
         }
     }
 
@@ -293,11 +374,8 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         }
     }
 
-    private async Task<OpenAiResponse> ReadJsonAsync(HttpResponseMessage response, OpenAiResponseReader reader, CancellationToken cancellationToken) =>
-        ParseJson(await response.Content.ReadAsByteArrayAsync(cancellationToken), reader);
-
     /// <summary>One pass of a reader over the UTF-8 bytes, with no document model between: logprobs make responses long, and parsing them is most of the worker's CPU.</summary>
-    private OpenAiResponse ParseJson(byte[] utf8, OpenAiResponseReader reader)
+    private OpenAiResponse ParseJson(ReadOnlySpan<byte> utf8, OpenAiResponseReader reader)
     {
         try
         {
@@ -305,7 +383,7 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         }
         catch (JsonException e)
         {
-            var text = Encoding.UTF8.GetString(utf8, 0, Math.Min(utf8.Length, 200));
+            var text = Encoding.UTF8.GetString(utf8[..Math.Min(utf8.Length, 200)]);
             throw Status(StatusCode.Internal, $"returned malformed JSON ({e.Message}): {text}");
         }
     }

@@ -32,6 +32,9 @@ public abstract record StubBehaviour
     /// <summary>Streams the first <paramref name="Tokens"/> tokens, then sends nothing more until the client aborts the request (recorded): a generation that is cancelled mid-answer.</summary>
     public sealed record StreamThenWait(int Tokens) : StubBehaviour;
 
+    /// <summary>Sends the headers and the start of a JSON body, then nothing more until the client aborts the request (recorded): a backend that stalls mid-answer.</summary>
+    public sealed record StallBody : StubBehaviour;
+
     /// <summary>Holds the request until <paramref name="Release"/> completes, then answers normally; <paramref name="Arrived"/> completes when it is held.</summary>
     public sealed record Hold(TaskCompletionSource Arrived, Task Release) : StubBehaviour;
 }
@@ -116,6 +119,12 @@ public sealed class OpenAiStubServer : IAsyncDisposable
                 await context.Response.WriteAsync("{\"id\": \"cmpl-1\", \"choices\": [{\"text\": ");
                 return;
             case StubBehaviour.Hang:
+                await WaitForAbortAsync(context);
+                return;
+            case StubBehaviour.StallBody:
+                context.Response.ContentType = "application/json";
+                await context.Response.WriteAsync("{\"id\": \"cmpl-1\", \"choices\": [");
+                await context.Response.Body.FlushAsync();
                 await WaitForAbortAsync(context);
                 return;
             case StubBehaviour.Hold hold:
