@@ -27,6 +27,13 @@ public sealed class RouterBenchmark : IBenchmark
     /// </summary>
     public const string OnlyVariable = "ROUTER_BENCHMARK_ONLY";
 
+    /// <summary>
+    /// Rounds of the whole set of measurements, one after the other; default 3. Each figure is the
+    /// median of its rounds, so a burst of other work on a shared machine moves one round, not the
+    /// figure, and each overhead is taken over the direct call of the same round.
+    /// </summary>
+    public const string RoundsVariable = "ROUTER_BENCHMARK_ROUNDS";
+
     private const string Question = "Which planet is known as the Red Planet? A) Venus B) Mars C) Jupiter D) Saturn";
     private const double Unsure = 0.2;
     private const string Direct = "direct call to the mock model server";
@@ -51,6 +58,7 @@ public sealed class RouterBenchmark : IBenchmark
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var measure = TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable(SecondsVariable), out var seconds) && seconds > 0 ? seconds : 10);
+        var roundCount = int.TryParse(Environment.GetEnvironmentVariable(RoundsVariable), out var asked) && asked > 0 ? asked : 3;
         var benchmarks = Path.Combine(Path.GetTempPath(), "router-benchmarks");
         // Short: PostgreSQL puts its socket in a folder below, and a socket path holds at most 107 bytes.
         var state = Path.Combine(benchmarks, "r-" + Guid.NewGuid().ToString("N")[..8]);
@@ -72,7 +80,7 @@ public sealed class RouterBenchmark : IBenchmark
             {
                 targets.RemoveAll(t => t.Load.Name != Direct && !t.Load.Name.Contains(only, StringComparison.Ordinal));
             }
-            PrintSetup(router, portkey, portkeySkipped, processes, measure);
+            PrintSetup(router, portkey, portkeySkipped, processes, measure, roundCount);
 
             foreach (var target in targets.ToList())
             {
@@ -95,25 +103,30 @@ public sealed class RouterBenchmark : IBenchmark
                 await load.RunAsync(target.Load, Concurrencies.Max(), SystemWarmUp, cancellationToken);
             }
 
-            var runs = new List<TargetRun>();
-            foreach (var concurrency in Concurrencies)
+            var rounds = new List<TargetRun>();
+            for (var round = 1; round <= roundCount; round++)
             {
-                foreach (var target in targets)
+                foreach (var concurrency in Concurrencies)
                 {
-                    Console.Error.WriteLine($"measuring {target.Load.Name} at c={concurrency} for {measure.TotalSeconds:0} s...");
-                    await load.RunAsync(target.Load, concurrency, WarmUp, cancellationToken);
-                    var before = processes.ToDictionary(p => p.Name, p => p.Cpu());
-                    var result = await load.RunAsync(target.Load, concurrency, measure, cancellationToken);
-                    var cpu = processes.ToDictionary(p => p.Name, p => p.Cpu() - before[p.Name]);
-                    runs.Add(new TargetRun(target, concurrency, result, cpu));
+                    foreach (var target in targets)
+                    {
+                        Console.Error.WriteLine($"round {round} of {roundCount}: measuring {target.Load.Name} at c={concurrency} for {measure.TotalSeconds:0} s...");
+                        await load.RunAsync(target.Load, concurrency, WarmUp, cancellationToken);
+                        var before = processes.ToDictionary(p => p.Name, p => p.Cpu());
+                        var result = await load.RunAsync(target.Load, concurrency, measure, cancellationToken);
+                        var cpu = processes.ToDictionary(p => p.Name, p => p.Cpu() - before[p.Name]);
+                        rounds.Add(new TargetRun(target, concurrency, round, result, cpu));
+                    }
                 }
             }
 
+            var runs = MedianRun.Of(rounds, Direct);
             if (!string.IsNullOrEmpty(only))
             {
                 Console.WriteLine();
                 Console.WriteLine(ResultTable(runs, portkeySkipped));
                 Console.WriteLine(CpuTable(runs, processes));
+                Console.WriteLine(RoundsTable(rounds));
                 return;
             }
 
@@ -126,10 +139,11 @@ public sealed class RouterBenchmark : IBenchmark
             Console.WriteLine(ResultTable(runs, portkeySkipped));
             Console.WriteLine(CpuTable(runs, processes));
             Console.WriteLine(AcceptanceTable(runs, frozen));
+            Console.WriteLine(RoundsTable(rounds));
             Console.WriteLine(frozen.Table());
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"ledger: {recorded} of the {routed.Count} requests the router answered are in PostgreSQL ({routed.Count - recorded} missing; the request id is the primary key, so none is there twice)."));
-            foreach (var (what, result) in runs.Select(r => ($"{r.Target.Load.Name} at c={r.Concurrency}", r.Load)).Append(("the stage-1 cascade with Redis frozen", frozen.Frozen)))
+            foreach (var (what, result) in rounds.Select(r => ($"{r.Target.Load.Name} at c={r.Concurrency} in round {r.Round}", r.Load)).Append(("the stage-1 cascade with Redis frozen", frozen.Frozen)))
             {
                 if (result.FirstError is not null)
                 {
@@ -235,35 +249,34 @@ public sealed class RouterBenchmark : IBenchmark
         return targets;
     }
 
-    private static void PrintSetup(RouterSystem router, PortkeyGateway? portkey, string? portkeySkipped, List<MeasuredProcess> processes, TimeSpan measure)
+    private static void PrintSetup(RouterSystem router, PortkeyGateway? portkey, string? portkeySkipped, List<MeasuredProcess> processes, TimeSpan measure, int rounds)
     {
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
             machine: {Environment.ProcessorCount} cores, load average {File.ReadAllText("/proc/loadavg").Trim()} at the start (a shared machine: other work runs beside this benchmark, so figures are noisy)
             mock model server: its own process, answers at once with {MockAnswer.Length} tokens and their top-5 log-probs; confidence {MockAnswer.DefaultConfidence} per token, or {Unsure} for "unsure" prompts
             router: policy '{RouterSystem.Policy}' = [{string.Join(", ", router.Models)}], stage 1 accepts at P(correct) >= {RouterSystem.Threshold} (uncalibrated: the geometric-mean token probability); Access:Mode=Open, response cache off (the defaults), Scoring's score cache on; PostgreSQL and the Gateway's journal fsync on
             Portkey: {(portkey is not null ? $"{PortkeyGateway.Version} on node, --headless, NODE_ENV=production" : $"skipped: {portkeySkipped}")}
-            load: closed loop, HTTP/1.1 keep-alive, every request distinct; {WarmUp.TotalSeconds:0} s warm-up then {measure.TotalSeconds:0} s measured per target and concurrency
+            load: closed loop, HTTP/1.1 keep-alive, every request distinct; {WarmUp.TotalSeconds:0} s warm-up then {measure.TotalSeconds:0} s measured per target and concurrency, in {rounds} rounds one after the other; each figure below is the median of its rounds (overheads over the direct call of the same round, errors summed)
             processes measured (CPU = utime + stime of each process tree from /proc): {string.Join(", ", processes.Select(p => $"{p.Name} (pid {string.Join(" ", p.Pids)})"))}
             """));
     }
 
-    private static MarkdownTable ResultTable(List<TargetRun> runs, string? portkeySkipped)
+    private static MarkdownTable ResultTable(List<MedianRun> runs, string? portkeySkipped)
     {
         var table = new MarkdownTable("target", "c=1 p50 / p99 ms", "c=1 overhead p50 / p99 ms", "c=32 req/s", "c=32 p50 / p99 ms", "errors c=1 / c=32", "CPU ms/request c=32, its processes", "CPU ms/request c=32, all incl. mock + load generator", $"req/s the {Environment.ProcessorCount} cores allow at that cost");
-        var direct = runs.Single(r => r.Target.Load.Name == Direct && r.Concurrency == 1).Load.Latency;
         foreach (var name in runs.Select(r => r.Target.Load.Name).Distinct())
         {
             var one = runs.Single(r => r.Target.Load.Name == name && r.Concurrency == 1);
             var many = runs.Single(r => r.Target.Load.Name == name && r.Concurrency == 32);
             table.Add(
                 name,
-                Ms(one.Load.Latency.P50Ms, one.Load.Latency.P99Ms),
-                Ms(one.Load.Latency.P50Ms - direct.P50Ms, one.Load.Latency.P99Ms - direct.P99Ms),
-                Invariant($"{many.Load.RequestsPerSecond:N0}"),
-                Ms(many.Load.Latency.P50Ms, many.Load.Latency.P99Ms),
-                Invariant($"{one.Load.Errors} / {many.Load.Errors}"),
+                Ms(one.P50Ms, one.P99Ms),
+                Ms(one.OverheadP50Ms, one.OverheadP99Ms),
+                Invariant($"{many.RequestsPerSecond:N0}"),
+                Ms(many.P50Ms, many.P99Ms),
+                Invariant($"{one.Errors} / {many.Errors}"),
                 Invariant($"{many.CpuPerRequestMs(many.Target.Processes):F3}"),
-                Invariant($"{many.CpuPerRequestMs(many.Cpu.Keys):F3}"),
+                Invariant($"{many.CpuPerRequestMs(many.AllProcesses):F3}"),
                 Invariant($"{CpuBoundRate(many):N0}"));
         }
 
@@ -275,7 +288,7 @@ public sealed class RouterBenchmark : IBenchmark
         return table;
     }
 
-    private static MarkdownTable CpuTable(List<TargetRun> runs, List<MeasuredProcess> processes)
+    private static MarkdownTable CpuTable(List<MedianRun> runs, List<MeasuredProcess> processes)
     {
         var table = new MarkdownTable([$"CPU ms per request", "c", .. processes.Select(p => p.Name), "its processes", "all"]);
         foreach (var run in runs)
@@ -285,29 +298,28 @@ public sealed class RouterBenchmark : IBenchmark
                 Invariant($"{run.Concurrency}"),
                 .. processes.Select(p => Invariant($"{run.CpuPerRequestMs([p.Name]):F3}")),
                 Invariant($"{run.CpuPerRequestMs(run.Target.Processes):F3}"),
-                Invariant($"{run.CpuPerRequestMs(run.Cpu.Keys):F3}"),
+                Invariant($"{run.CpuPerRequestMs(run.AllProcesses):F3}"),
             ]);
         }
 
         return table;
     }
 
-    private static MarkdownTable AcceptanceTable(List<TargetRun> runs, FrozenRedis frozen)
+    private static MarkdownTable AcceptanceTable(List<MedianRun> runs, FrozenRedis frozen)
     {
-        var direct = runs.Single(r => r.Target.Load.Name == Direct && r.Concurrency == 1).Load.Latency;
         var table = new MarkdownTable("acceptance (issues 15 and 14)", "target", "measured", "");
         void Row(string what, string target, string measured, bool met) => table.Add(what, target, measured, met ? "met" : "MISSED");
         foreach (var (deployment, accepted, escalated) in new[] { ("worker processes", Accepted, Escalated), ("workers in the Gateway", InProcessAccepted, InProcessEscalated) })
         {
-            var accepted1 = runs.Single(r => r.Target.Load.Name == accepted && r.Concurrency == 1).Load;
+            var accepted1 = runs.Single(r => r.Target.Load.Name == accepted && r.Concurrency == 1);
             var accepted32 = runs.Single(r => r.Target.Load.Name == accepted && r.Concurrency == 32);
             var escalated32 = runs.Single(r => r.Target.Load.Name == escalated && r.Concurrency == 32);
             var cpu = accepted32.CpuPerRequestMs(accepted32.Target.Processes);
-            Row($"{deployment}: c=1 overhead p50, accepted at stage 1", "<= 0.5 ms", Invariant($"{accepted1.Latency.P50Ms - direct.P50Ms:F3} ms"), accepted1.Latency.P50Ms - direct.P50Ms <= 0.5);
-            Row($"{deployment}: c=1 overhead p99, accepted at stage 1", "<= 3 ms", Invariant($"{accepted1.Latency.P99Ms - direct.P99Ms:F3} ms"), accepted1.Latency.P99Ms - direct.P99Ms <= 3);
-            Row($"{deployment}: c=32 accepted at stage 1", ">= 5,000 req/s, no errors", Invariant($"{accepted32.Load.RequestsPerSecond:N0} req/s, {accepted32.Load.Errors} errors (CPU-bound ceiling {CpuBoundRate(accepted32):N0})"), accepted32.Load.RequestsPerSecond >= 5000 && accepted32.Load.Errors == 0);
-            Row($"{deployment}: c=32 escalated once", ">= 2,800 req/s", Invariant($"{escalated32.Load.RequestsPerSecond:N0} req/s, {escalated32.Load.Errors} errors (CPU-bound ceiling {CpuBoundRate(escalated32):N0})"), escalated32.Load.RequestsPerSecond >= 2800);
-            Row($"{deployment}: CPU per routed request, the router's processes, c=32, accepted at stage 1", "<= 0.3 ms", Invariant($"{cpu:F3} ms ({accepted32.CpuPerRequestMs(accepted32.Cpu.Keys):F3} with the mock and the load generator)"), cpu <= 0.3);
+            Row($"{deployment}: c=1 overhead p50, accepted at stage 1", "<= 0.5 ms", Invariant($"{accepted1.OverheadP50Ms:F3} ms"), accepted1.OverheadP50Ms <= 0.5);
+            Row($"{deployment}: c=1 overhead p99, accepted at stage 1", "<= 3 ms", Invariant($"{accepted1.OverheadP99Ms:F3} ms"), accepted1.OverheadP99Ms <= 3);
+            Row($"{deployment}: c=32 accepted at stage 1", ">= 5,000 req/s, no errors", Invariant($"{accepted32.RequestsPerSecond:N0} req/s, {accepted32.Errors} errors (CPU-bound ceiling {CpuBoundRate(accepted32):N0})"), accepted32.RequestsPerSecond >= 5000 && accepted32.Errors == 0);
+            Row($"{deployment}: c=32 escalated once", ">= 2,800 req/s", Invariant($"{escalated32.RequestsPerSecond:N0} req/s, {escalated32.Errors} errors (CPU-bound ceiling {CpuBoundRate(escalated32):N0})"), escalated32.RequestsPerSecond >= 2800);
+            Row($"{deployment}: CPU per routed request, the router's processes, c=32, accepted at stage 1", "<= 0.3 ms", Invariant($"{cpu:F3} ms ({accepted32.CpuPerRequestMs(accepted32.AllProcesses):F3} with the mock and the load generator)"), cpu <= 0.3);
         }
 
         Row("Redis frozen: p50 rise over the quiet p50", "<= 50 ms", Invariant($"{frozen.Frozen.Latency.P50Ms - frozen.Quiet.Latency.P50Ms:F3} ms"), frozen.Frozen.Latency.P50Ms - frozen.Quiet.Latency.P50Ms <= 50);
@@ -401,7 +413,30 @@ public sealed class RouterBenchmark : IBenchmark
     /// machine's cores at the CPU cost per request measured: what the run could reach with the cores to
     /// itself, a figure other work on a shared machine disturbs less than the rate it measured.
     /// </summary>
-    private static double CpuBoundRate(TargetRun run) => Environment.ProcessorCount * 1000 / run.CpuPerRequestMs(run.Cpu.Keys);
+    private static double CpuBoundRate(MedianRun run) => Environment.ProcessorCount * 1000 / run.CpuPerRequestMs(run.AllProcesses);
+
+    /// <summary>Each round's figures behind the medians, for the router's targets, with the load average other work put on the machine meanwhile.</summary>
+    private static MarkdownTable RoundsTable(List<TargetRun> rounds)
+    {
+        var table = new MarkdownTable("round by round", "round", "c=1 overhead p50 / p99 ms", "c=32 req/s", "CPU ms/request c=32, its processes", "load average (1 min) after c=1 / c=32");
+        foreach (var name in rounds.Select(r => r.Target.Load.Name).Distinct().Where(n => n != Direct))
+        {
+            foreach (var round in rounds.Select(r => r.Round).Distinct())
+            {
+                TargetRun Of(string target, int concurrency) => rounds.Single(r => r.Target.Load.Name == target && r.Concurrency == concurrency && r.Round == round);
+                var (one, many, direct) = (Of(name, 1), Of(name, 32), Of(Direct, 1));
+                table.Add(
+                    name,
+                    Invariant($"{round}"),
+                    Ms(one.Load.Latency.P50Ms - direct.Load.Latency.P50Ms, one.Load.Latency.P99Ms - direct.Load.Latency.P99Ms),
+                    Invariant($"{many.Load.RequestsPerSecond:N0}"),
+                    Invariant($"{many.CpuPerRequestMs(many.Target.Processes):F3}"),
+                    Invariant($"{one.LoadAverage:F2} / {many.LoadAverage:F2}"));
+            }
+        }
+
+        return table;
+    }
 
     private static string Ms(double p50, double p99) => Invariant($"{p50:F2} / {p99:F2}");
 
@@ -417,12 +452,55 @@ public sealed record MeasuredProcess(string Name, IReadOnlyList<int> Pids, bool 
     public TimeSpan Cpu() => Pids.Aggregate(TimeSpan.Zero, (sum, pid) => sum + (WithDescendants ? ProcessCpu.OfTree(pid) : ProcessCpu.OfProcess(pid)));
 }
 
-/// <summary>One target measured at one concurrency, with the CPU each process spent meanwhile.</summary>
-public sealed record TargetRun(BenchmarkTarget Target, int Concurrency, LoadResult Load, IReadOnlyDictionary<string, TimeSpan> Cpu)
+/// <summary>One target measured at one concurrency in one round, with the CPU each process spent meanwhile and the machine's load average after.</summary>
+public sealed record TargetRun(BenchmarkTarget Target, int Concurrency, int Round, LoadResult Load, IReadOnlyDictionary<string, TimeSpan> Cpu)
 {
+    public double LoadAverage { get; } = double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture);
+
     /// <summary>CPU milliseconds per completed request of the named processes, the load generator and the mock model included only if named.</summary>
     public double CpuPerRequestMs(IEnumerable<string> processes) =>
         processes.Sum(p => Cpu.TryGetValue(p, out var spent) ? spent.TotalMilliseconds : 0) / Math.Max(1, Load.Completed);
+}
+
+/// <summary>
+/// A target at one concurrency over every round: each figure is the median of the rounds' (of the
+/// per-round sums, for CPU), each overhead over the direct call of the same round, errors summed.
+/// </summary>
+public sealed record MedianRun(BenchmarkTarget Target, int Concurrency, IReadOnlyList<TargetRun> Rounds, IReadOnlyList<TargetRun> DirectRounds)
+{
+    public double P50Ms => Median(Rounds.Select(r => r.Load.Latency.P50Ms));
+
+    public double P99Ms => Median(Rounds.Select(r => r.Load.Latency.P99Ms));
+
+    public double OverheadP50Ms => Median(Rounds.Zip(DirectRounds, (r, d) => r.Load.Latency.P50Ms - d.Load.Latency.P50Ms));
+
+    public double OverheadP99Ms => Median(Rounds.Zip(DirectRounds, (r, d) => r.Load.Latency.P99Ms - d.Load.Latency.P99Ms));
+
+    public double RequestsPerSecond => Median(Rounds.Select(r => r.Load.RequestsPerSecond));
+
+    public int Errors => Rounds.Sum(r => r.Load.Errors);
+
+    public IEnumerable<string> AllProcesses => Rounds[0].Cpu.Keys;
+
+    public double CpuPerRequestMs(IEnumerable<string> processes)
+    {
+        var names = processes.ToList();
+        return Median(Rounds.Select(r => r.CpuPerRequestMs(names)));
+    }
+
+    public static List<MedianRun> Of(IReadOnlyList<TargetRun> rounds, string direct) =>
+        [.. rounds.GroupBy(r => (r.Target.Load.Name, r.Concurrency)).Select(g => new MedianRun(
+            g.First().Target,
+            g.Key.Concurrency,
+            [.. g.OrderBy(r => r.Round)],
+            [.. rounds.Where(r => r.Target.Load.Name == direct && r.Concurrency == g.Key.Concurrency).OrderBy(r => r.Round)]))];
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        var middle = sorted.Count / 2;
+        return sorted.Count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+    }
 }
 
 /// <summary>Issue 14's frozen-Redis measurement: the same requests with Redis answering and stopped, and /health meanwhile.</summary>
