@@ -9,9 +9,23 @@ public static class DomainMessages
     public static AttemptTokens ToAttemptTokens(this IEnumerable<TokenLogprob> tokens)
     {
         var list = tokens as IReadOnlyList<TokenLogprob> ?? [.. tokens];
-        return new AttemptTokens(
-            [.. list.Select(t => t.Token)],
-            [.. list.Select(t => t.Logprob)],
-            [.. list.Select(t => (IReadOnlyList<(string, double)>)[.. t.TopLogprobs.Select(a => (a.Token, a.Logprob))])]);
+        var texts = new string[list.Count];
+        var logprobs = new double[list.Count];
+        var alternatives = new IReadOnlyList<(string, double)>[list.Count];
+        for (var i = 0; i < list.Count; i++)
+        {
+            var token = list[i];
+            texts[i] = token.Token;
+            logprobs[i] = token.Logprob;
+            var top = new (string, double)[token.TopLogprobs.Count];
+            for (var a = 0; a < top.Length; a++)
+            {
+                top[a] = (token.TopLogprobs[a].Token, token.TopLogprobs[a].Logprob);
+            }
+
+            alternatives[i] = top;
+        }
+
+        return new AttemptTokens(texts, logprobs, alternatives);
     }
 }

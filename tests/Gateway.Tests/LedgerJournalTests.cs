@@ -59,10 +59,11 @@ public sealed class LedgerJournalTests(PostgresFixture postgres, RedisFixture re
         first.StartServer();
 
         await using var second = new GatewayFactory(redis.Server.ConnectionString, ledger, same);
-        var error = Assert.IsType<JournalInUseException>(Unwrap(Record.Exception(second.StartServer)));
-        Assert.Contains($"is in use by process {Environment.ProcessId}", error.Message, StringComparison.Ordinal);
-        Assert.Contains("another Ledger:Instance (now 'same')", error.Message, StringComparison.Ordinal);
-        Assert.Contains($"another Ledger:Directory (now '{root}')", error.Message, StringComparison.Ordinal);
+        var failure = second.StartUpFailure();
+        Assert.Contains(typeof(JournalInUseException).FullName!, failure, StringComparison.Ordinal);
+        Assert.Contains($"is in use by process {Environment.ProcessId}", failure, StringComparison.Ordinal);
+        Assert.Contains("another Ledger:Instance (now 'same')", failure, StringComparison.Ordinal);
+        Assert.Contains($"another Ledger:Directory (now '{root}')", failure, StringComparison.Ordinal);
 
         await using var other = new GatewayFactory(redis.Server.ConnectionString, ledger, new Dictionary<string, string?> { ["Ledger:Directory"] = root, ["Ledger:Instance"] = "other" });
         other.StartServer();
@@ -101,16 +102,6 @@ public sealed class LedgerJournalTests(PostgresFixture postgres, RedisFixture re
         Assert.Equal("ledger_unavailable", error.GetProperty("code").GetString());
         var check = await WaitForJournalCheckAsync(client, "Unhealthy");
         Assert.Contains("Input/output error", check.GetProperty("description").GetString(), StringComparison.Ordinal);
-    }
-
-    private static Exception? Unwrap(Exception? error)
-    {
-        while (error is AggregateException or InvalidOperationException { InnerException: not null })
-        {
-            error = error.InnerException;
-        }
-
-        return error;
     }
 
     private static string NewRoot() => Path.Combine(TestState.Directory, "journals", Guid.NewGuid().ToString("N"));

@@ -36,7 +36,7 @@ public static class AttemptSignals
         var maxProbabilities = TokenSignals.MaxProbabilities(attempt, options.LogprobFloor);
         Array.Sort(maxProbabilities);
         var mean = TokenSignals.MeanLogprob(attempt.Logprobs, options.LogprobFloor);
-        var signals = new Dictionary<string, double>(StringComparer.Ordinal)
+        var signals = new Dictionary<string, double>(16, StringComparer.Ordinal)
         {
             [SignalNames.MeanLogprob] = mean,
             [SignalNames.GeometricMeanProbability] = Math.Exp(mean),

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text;
 using System.Text.Json;
 using Router.Domain.Routing;
 using Router.Gateway.Access;
@@ -9,7 +11,6 @@ namespace Router.Gateway.Routing;
 /// <summary>Turns routing traces into ledger rows and appends them to the durable journal.</summary>
 public sealed class LedgerRecorder(LedgerJournal journal, TeamAccess teams, TimeProvider time)
 {
-    private static readonly JsonSerializerOptions SignalJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
     private static readonly JsonSerializerOptions ExtraCallJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     /// <summary>True when the journal cannot take more rows: the Gateway then refuses work rather than lose ledger rows.</summary>
@@ -51,7 +52,7 @@ public sealed class LedgerRecorder(LedgerJournal journal, TeamAccess teams, Time
                 ExtraCostUsd = a.ExtraCalls.Sum(c => c.CostUsd),
                 ExtraCalls = a.ExtraCalls.Count == 0 ? "[]" : JsonSerializer.Serialize(a.ExtraCalls, ExtraCallJson),
                 LatencyMs = a.LatencyMs,
-                Signals = JsonSerializer.Serialize(a.Signals.Where(s => double.IsFinite(s.Value)).ToDictionary(), SignalJson),
+                Signals = SignalsJson(a.Signals),
                 Confidence = a.Confidence,
                 Calibrated = a.Calibrated,
                 CalibratorVersion = a.CalibratorVersion,
@@ -84,6 +85,27 @@ public sealed class LedgerRecorder(LedgerJournal journal, TeamAccess teams, Time
         {
             teams.AddSpend(team, request.CostUsd);
         }
+    }
+
+    /// <summary>The finite signals as a JSON object (the column is jsonb, which has no NaN or infinity).</summary>
+    private static string SignalsJson(Dictionary<string, double> signals)
+    {
+        var buffer = new ArrayBufferWriter<byte>(512);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            foreach (var (name, value) in signals)
+            {
+                if (double.IsFinite(value))
+                {
+                    json.WriteNumber(name, value);
+                }
+            }
+
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     public static RoutingException JournalFull() => new(

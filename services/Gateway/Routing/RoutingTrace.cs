@@ -84,7 +84,7 @@ public sealed class AttemptTrace
 
     public string? FinishReason { get; set; }
 
-    public Dictionary<string, double> Signals { get; } = [];
+    public Dictionary<string, double> Signals { get; } = new(16);
 
     public double? Confidence { get; set; }
 
