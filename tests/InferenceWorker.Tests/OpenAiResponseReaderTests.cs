@@ -252,11 +252,13 @@ public sealed class OpenAiResponseReaderTests
     }
 
     [Fact]
-    public async Task Text_of_the_wrong_type_fails_as_an_unexpected_error_before_missing_logprobs_but_not_a_score()
+    public async Task Text_of_the_wrong_type_fails_as_internal_naming_the_field_before_missing_logprobs_but_not_a_score()
     {
         const string body = """{"choices": [{"message": {"content": 5}, "logprobs": {"content": [{"token": "Yes", "logprob": -0.5}]}}]}""";
 
-        await Assert.ThrowsAsync<InvalidOperationException>(() => Backend(body).GenerateAsync(Request(chat: true), CancellationToken.None));
+        var error = await Assert.ThrowsAsync<RpcException>(() => Backend(body).GenerateAsync(Request(chat: true), CancellationToken.None));
+        Assert.Equal(StatusCode.Internal, error.StatusCode);
+        Assert.Contains("choices[0].message.content is a number", error.Status.Detail, StringComparison.Ordinal);
         var score = await Backend(body).ScoreAsync(new ScoreRequest { Messages = { new ChatMessage { Role = "user", Content = "?" } }, Candidates = { "Yes" } }, CancellationToken.None);
         Assert.Equal(-0.5, score.Candidates[0].Logprob);
     }

@@ -101,6 +101,7 @@ public abstract class VllmBackendTests : IAsyncLifetime
         { new StubBehaviour.Fail(401, "bad key"), StatusCode.PermissionDenied, "Worker:ApiKey" },
         { new StubBehaviour.Malformed(), StatusCode.Internal, "malformed JSON" },
         { new StubBehaviour.NoLogprobs(), StatusCode.FailedPrecondition, "no logprobs" },
+        { new StubBehaviour.WrongShape(), StatusCode.Internal, "choices[0].message.content is a number" },
     };
 
     [Theory]

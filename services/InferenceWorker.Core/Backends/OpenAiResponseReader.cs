@@ -549,7 +549,7 @@ internal readonly struct Checked<T>
     /// <summary>What is wrong, worded to follow the value's path: " is a number, not a string".</summary>
     public string? Problem { get; }
 
-    /// <summary>The value; one that was wrong throws, an error the router has no status of its own for (the service answers Unknown).</summary>
+    /// <summary>The value; one that was wrong throws, so callers read <see cref="Problem"/> first and answer it with a status of their own.</summary>
     public T Value => Problem is null ? _value : throw new InvalidOperationException(Problem);
 
     public static Checked<T> Of(T value) => new(value, null);

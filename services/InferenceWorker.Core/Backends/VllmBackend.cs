@@ -52,9 +52,9 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         var result = new GenerateResponse
         {
             Model = options.Model,
-            Text = choice.Text.Value ?? string.Empty,
-            FinishReason = choice.FinishReason.Value ?? "stop",
-            Usage = json.Usage.Value ?? new TokenUsage(),
+            Text = Valid(choice.Text) ?? string.Empty,
+            FinishReason = Valid(choice.FinishReason) ?? "stop",
+            Usage = Valid(json.Usage) ?? new TokenUsage(),
             Latency = new BackendLatency { TimeToFirstTokenMs = total, TotalMs = total },
             Backend = Name,
         };
@@ -88,15 +88,15 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
             }
 
             var json = ParseJson(Encoding.UTF8.GetBytes(data), chunks);
-            usage = json.Usage.Value ?? usage;
+            usage = Valid(json.Usage) ?? usage;
             if (json.FirstChoice is not { } choice)
             {
                 continue;
             }
 
-            var text = choice.Text.Value ?? string.Empty;
+            var text = Valid(choice.Text) ?? string.Empty;
             var tokens = Tokens(choice, requireLogprobs: text.Length > 0);
-            finish = choice.FinishReason.Value ?? finish;
+            finish = Valid(choice.FinishReason) ?? finish;
             if (text.Length > 0 || tokens.Count > 0)
             {
                 firstToken ??= Stopwatch.GetElapsedTime(started).TotalMilliseconds;
@@ -136,7 +136,7 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
         {
             Model = options.Model,
             Candidates = { CandidateScores.From(first, request.Candidates) },
-            Usage = json.Usage.Value ?? new TokenUsage(),
+            Usage = Valid(json.Usage) ?? new TokenUsage(),
             Latency = new BackendLatency { TotalMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds },
         };
     }
@@ -387,6 +387,10 @@ public sealed partial class VllmBackend(HttpClient http, WorkerOptions options, 
             throw Status(StatusCode.Internal, $"returned malformed JSON ({e.Message}): {text}");
         }
     }
+
+    /// <summary>A value of the answer, or Internal naming the field and what is wrong with it: the server broke the protocol.</summary>
+    private T Valid<T>(Checked<T> value) =>
+        value.Problem is { } problem ? throw Status(StatusCode.Internal, $"returned an answer in an unexpected shape: {problem}") : value.Value;
 
     private OpenAiChoice FirstChoice(OpenAiResponse json) => json.FirstChoice ?? throw Status(StatusCode.Internal, "returned no choices");
 

@@ -23,6 +23,9 @@ public abstract record StubBehaviour
 
     public sealed record NoLogprobs : StubBehaviour;
 
+    /// <summary>Well-formed JSON in the wrong shape: the message content is a number.</summary>
+    public sealed record WrongShape : StubBehaviour;
+
     /// <summary>Never answers; records whether the client aborted the request.</summary>
     public sealed record Hang : StubBehaviour;
 
@@ -117,6 +120,10 @@ public sealed class OpenAiStubServer : IAsyncDisposable
             case StubBehaviour.Malformed:
                 context.Response.ContentType = "application/json";
                 await context.Response.WriteAsync("{\"id\": \"cmpl-1\", \"choices\": [{\"text\": ");
+                return;
+            case StubBehaviour.WrongShape:
+                context.Response.ContentType = "application/json";
+                await context.Response.WriteAsync("{\"id\": \"cmpl-1\", \"choices\": [{\"index\": 0, \"message\": {\"role\": \"assistant\", \"content\": 5}, \"finish_reason\": \"stop\"}]}");
                 return;
             case StubBehaviour.Hang:
                 await WaitForAbortAsync(context);
