@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Router.Benchmarks;
 
 // The router benchmark starts this program a second time as its mock model server, a process of its own.
@@ -30,17 +31,30 @@ if (selected.Count == 0)
     return 2;
 }
 
+// Ctrl+C and a plain kill (or timeout's SIGTERM) both stop the benchmark through its disposals,
+// which stop the servers it started; a process that just exited would leave them running.
 using var cancellation = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
+void Stop(PosixSignalContext signal)
 {
-    e.Cancel = true;
+    signal.Cancel = true;
     cancellation.Cancel();
-};
+}
 
-foreach (var benchmark in selected)
+using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+
+try
 {
-    Console.WriteLine($"== {benchmark.Name}: {benchmark.Description}");
-    await benchmark.RunAsync(cancellation.Token);
+    foreach (var benchmark in selected)
+    {
+        Console.WriteLine($"== {benchmark.Name}: {benchmark.Description}");
+        await benchmark.RunAsync(cancellation.Token);
+    }
+}
+catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+{
+    Console.Error.WriteLine("stopped; the servers the benchmark started are stopped too.");
+    return 130;
 }
 
 return 0;
