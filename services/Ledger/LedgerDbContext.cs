@@ -72,11 +72,10 @@ public sealed class LedgerDbContext(DbContextOptions<LedgerDbContext> options) :
             request.Property(r => r.CounterfactualCostUsd).HasPrecision(18, 8);
             request.HasMany(r => r.Attempts).WithOne().HasForeignKey(a => a.RequestId);
 
-            // The report queries: a time range, optionally per team, model or policy.
+            // Only the indexes a query reads (a report's time range, optionally one team's; a team's
+            // month of spend): every index is written on the request path, once per routed request.
             request.HasIndex(r => r.ReceivedAt);
             request.HasIndex(r => new { r.TeamId, r.ReceivedAt });
-            request.HasIndex(r => new { r.FinalModel, r.ReceivedAt });
-            request.HasIndex(r => new { r.Policy, r.ReceivedAt });
         });
 
         modelBuilder.Entity<RoutingAttempt>(attempt =>
@@ -92,9 +91,6 @@ public sealed class LedgerDbContext(DbContextOptions<LedgerDbContext> options) :
             attempt.Property(a => a.CalibratorVersion).HasMaxLength(200);
             attempt.Property(a => a.Decision).HasMaxLength(16);
             attempt.Property(a => a.Reason).HasMaxLength(64);
-
-            // Calibration refits read every attempt of one model that has feedback.
-            attempt.HasIndex(a => a.Model);
         });
 
         modelBuilder.Entity<DailyRollup>(rollup =>

@@ -122,6 +122,18 @@ public sealed class ChatCompletionsApiTests(PostgresFixture postgres, RedisFixtu
         Assert.Contains(id, message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Request_ids_are_version_7_uuids_that_sort_by_the_time_they_were_handed_out()
+    {
+        var first = Router.Gateway.Apis.ChatCompletionsApi.NewRequestId("chatcmpl-");
+        var millisecond = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        SpinWait.SpinUntil(() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() > millisecond);
+        var second = Router.Gateway.Apis.ChatCompletionsApi.NewRequestId("chatcmpl-");
+
+        Assert.Equal(7, Guid.ParseExact(first["chatcmpl-".Length..], "N").Version);
+        Assert.True(string.CompareOrdinal(first, second) < 0, $"{first} should sort before {second}");
+    }
+
     private Task<HttpResponseMessage> PostAsync(string path, string body) =>
         _client.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
 

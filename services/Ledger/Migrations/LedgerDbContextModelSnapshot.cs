@@ -306,10 +306,6 @@ namespace Router.Ledger.Migrations
 
                     b.HasIndex("ReceivedAt");
 
-                    b.HasIndex("FinalModel", "ReceivedAt");
-
-                    b.HasIndex("Policy", "ReceivedAt");
-
                     b.HasIndex("TeamId", "ReceivedAt");
 
                     b.ToTable("requests", (string)null);
@@ -426,8 +422,6 @@ namespace Router.Ledger.Migrations
                         .HasColumnName("threshold");
 
                     b.HasKey("RequestId", "Attempt");
-
-                    b.HasIndex("Model");
 
                     b.ToTable("attempts", (string)null);
                 });
