@@ -138,7 +138,7 @@ internal sealed class JournalFolder : IDisposable
         return new JournalPosition(long.Parse(parts[0], CultureInfo.InvariantCulture), long.Parse(parts[1], CultureInfo.InvariantCulture));
     }
 
-    /// <summary>Moves the checkpoint (durably: written aside, fsynced, renamed) and deletes segments wholly behind it.</summary>
+    /// <summary>Moves the checkpoint (durably: written aside, fsynced, renamed, its folder fsynced) and deletes segments wholly behind it.</summary>
     public void Commit(JournalPosition checkpoint, long? liveSegment)
     {
         var temporary = System.IO.Path.Combine(Path, CheckpointFile + ".tmp");
@@ -149,6 +149,9 @@ internal sealed class JournalFolder : IDisposable
         }
 
         File.Move(temporary, System.IO.Path.Combine(Path, CheckpointFile), overwrite: true);
+
+        // The new checkpoint is durable before a segment behind it is deleted.
+        FolderSync.Flush(Path);
         foreach (var finished in Segments().Where(s => s < checkpoint.Segment && s != liveSegment))
         {
             File.Delete(SegmentPath(finished));
@@ -193,6 +196,8 @@ internal sealed class JournalFolder : IDisposable
             {
                 File.Move(SegmentPath(segment), handedOver.SegmentPath(segment));
             }
+
+            FolderSync.Flush(destination);
         }
 
         foreach (var file in Segments().Select(SegmentPath).Append(System.IO.Path.Combine(Path, CheckpointFile)).Append(System.IO.Path.Combine(Path, BindingFile)))

@@ -429,7 +429,7 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
 
     private Task<FileStream> PrepareSegment(long segment) => Task.Run(() => CreateSegment(segment));
 
-    /// <summary>A new segment file written full of zeros and fsynced, positioned at its start.</summary>
+    /// <summary>A new segment file written full of zeros and fsynced, its name too, positioned at its start.</summary>
     private FileStream CreateSegment(long segment)
     {
         var file = new FileStream(_folder.SegmentPath(segment), FileMode.Create, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0);
@@ -441,6 +441,7 @@ public sealed class LedgerJournal : IShippableJournal, IAsyncDisposable
             }
 
             file.Flush(flushToDisk: true);
+            FolderSync.Flush(_folder.Path);
             file.Position = 0;
             return file;
         }
