@@ -62,7 +62,7 @@ internal sealed class JournalFolder : IDisposable
     /// <summary>Locks the folder, creating it if needed, or throws naming the process that holds it and the settings that choose it.</summary>
     public static JournalFolder Lock(string path, string settingsHint)
     {
-        System.IO.Directory.CreateDirectory(path);
+        CreateDurably(path);
         FileStream held;
         try
         {
@@ -93,6 +93,13 @@ internal sealed class JournalFolder : IDisposable
         }
 
         return Held(path, held);
+    }
+
+    /// <summary>Creates the folder and makes its name durable in its parent, so the files it will hold cannot lose their way in a power cut.</summary>
+    private static void CreateDurably(string path)
+    {
+        var folder = System.IO.Directory.CreateDirectory(path);
+        FolderSync.Flush(folder.Parent?.FullName ?? folder.FullName);
     }
 
     private static FileStream LockFileOf(string path) =>
@@ -185,7 +192,7 @@ internal sealed class JournalFolder : IDisposable
         var leftovers = Segments().Where(s => s >= checkpoint.Segment && DataLength(s) > (s == checkpoint.Segment ? checkpoint.Offset : 0)).ToList();
         if (leftovers.Count > 0)
         {
-            System.IO.Directory.CreateDirectory(destination);
+            CreateDurably(destination);
             using var handedOver = TryLock(destination) ?? throw new IOException($"Could not lock the new journal folder '{destination}'.");
             foreach (var file in new[] { CheckpointFile, BindingFile }.Select(f => System.IO.Path.Combine(Path, f)).Where(File.Exists))
             {
