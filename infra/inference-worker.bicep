@@ -1,7 +1,8 @@
 // azd deploys this with every new InferenceWorker image (azure.yaml service `inference-worker`):
-// one worker app per deployed model, all on that image, on the Consumption profile. A self-hosted
-// model's worker calls its vLLM app (provisioned on a GPU profile) over internal ingress.
-import { platformNames, deployedModels, workerName, vllmName, internalUrl } from 'modules/shared.bicep'
+// one worker app per deployed model whose worker does not run in the Gateway (inGateway), all on
+// that image, on the Consumption profile. A self-hosted model's worker calls its vLLM app
+// (provisioned on a GPU profile) over internal ingress.
+import { platformNames, workerModels, workerName, apiKeySecrets, backendEndpoint } from 'modules/shared.bicep'
 
 @description('azd environment name.')
 param environmentName string
@@ -19,22 +20,7 @@ resource environment 'Microsoft.App/managedEnvironments@2024-10-02-preview' exis
   name: platformNames(resourceGroup().id).environment
 }
 
-// The Key Vault secret holding each backend's key, written by the provision.
-var apiKeySecrets = {
-  vllm: 'vllm-api-key'
-  'azure-openai': 'azure-openai-api-key'
-  openai: 'openai-api-key'
-}
-
-// The OpenAI-compatible v1 API of an Azure OpenAI resource.
-var azureOpenAiV1 = '${azureOpenAiEndpoint}${endsWith(azureOpenAiEndpoint, '/') ? '' : '/'}openai/v1/'
-
-var backendEndpoints = {
-  'azure-openai': azureOpenAiV1
-  openai: 'https://api.openai.com/v1/'
-}
-
-module workers 'modules/app.bicep' = [for (model, i) in deployedModels(routerModels): {
+module workers 'modules/app.bicep' = [for (model, i) in workerModels(routerModels): {
   name: '${workerName(model.name)}-app'
   params: {
     name: workerName(model.name)
@@ -52,12 +38,13 @@ module workers 'modules/app.bicep' = [for (model, i) in deployedModels(routerMod
       { name: 'Worker__Model', value: model.name }
       { name: 'Worker__Backend', value: model.backend }
       { name: 'Worker__BackendModel', value: model.servedModel }
-      { name: 'Worker__Endpoint', value: model.backend == 'vllm' ? internalUrl(vllmName(model.name), environment.properties.defaultDomain) : model.?endpoint ?? backendEndpoints[model.backend] }
+      { name: 'Worker__Endpoint', value: backendEndpoint(model, environment.properties.defaultDomain, azureOpenAiEndpoint) }
       { name: 'Worker__ApiKey', secretRef: 'api-key' }
       { name: 'Worker__ContextLength', value: string(model.contextLength) }
       { name: 'Worker__ParameterCount', value: string(model.?parameterCount ?? 0) }
-      { name: 'Worker__InputUsdPerMillionTokens', value: string(model.inputUsdPerMillionTokens) }
-      { name: 'Worker__OutputUsdPerMillionTokens', value: string(model.outputUsdPerMillionTokens) }
+      // Interpolated, not string(): ARM's string() refuses a fractional number such as 0.18.
+      { name: 'Worker__InputUsdPerMillionTokens', value: '${model.inputUsdPerMillionTokens}' }
+      { name: 'Worker__OutputUsdPerMillionTokens', value: '${model.outputUsdPerMillionTokens}' }
     ]
   }
 }]

@@ -1,5 +1,5 @@
 // azd deploys this with every new Scoring image (azure.yaml service `scoring`).
-import { cache, ledger, deployedModels, workerName } from 'modules/shared.bicep'
+import { cache, ledger, workerModels, workerName } from 'modules/shared.bicep'
 
 @description('azd environment name.')
 param environmentName string
@@ -18,7 +18,8 @@ module scoring 'modules/app.bicep' = {
     azdServiceName: 'scoring'
     image: image
     grpc: true
-    grpcReferences: map(deployedModels(routerModels), model => workerName(model.name))
+    // Its p_true/p_ik options ask a model's worker app; a model whose worker runs in the Gateway has none.
+    grpcReferences: map(workerModels(routerModels), model => workerName(model.name))
     secrets: [ cache.secret, ledger.secret ]
     env: [ cache.env, ledger.env ]
   }

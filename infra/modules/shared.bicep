@@ -49,6 +49,38 @@ func vllmName(model string) string => 'vllm-${modelSlug(model)}'
 @description('The portfolio entries named in a comma-separated list (the ROUTER_MODELS output of the provision), in portfolio order.')
 func deployedModels(names string) array => filter(portfolio, model => contains(split(names, ','), model.name))
 
+// A model marked inGateway has its worker's code run in the Gateway's process (the portfolio's
+// inProcess settings): no worker app and no gRPC hop; its backend's key is then a Gateway secret.
+@export()
+@description('Whether a portfolio model\'s worker runs in the Gateway\'s process (inGateway: true) rather than as an app of its own.')
+func inGateway(model object) bool => model.?inGateway ?? false
+
+@export()
+@description('The deployed models that get a worker app of their own, in portfolio order.')
+func workerModels(names string) array => filter(deployedModels(names), model => !inGateway(model))
+
+@export()
+@description('The Key Vault secret holding each backend\'s API key, written by the provision.')
+var apiKeySecrets = {
+  vllm: 'vllm-api-key'
+  'azure-openai': 'azure-openai-api-key'
+  openai: 'openai-api-key'
+}
+
+@export()
+@description('The endpoint a model\'s worker calls: its vLLM app\'s internal ingress, else the portfolio entry\'s endpoint, else its cloud API (an Azure OpenAI resource\'s OpenAI-compatible v1 API).')
+func backendEndpoint(model object, environmentDomain string, azureOpenAiEndpoint string) string =>
+  model.backend == 'vllm'
+    ? internalUrl(vllmName(model.name), environmentDomain)
+    : model.?endpoint ?? {
+        'azure-openai': '${azureOpenAiEndpoint}${endsWith(azureOpenAiEndpoint, '/') ? '' : '/'}openai/v1/'
+        openai: 'https://api.openai.com/v1/'
+      }[model.backend]
+
+@export()
+@description('The Gateway\'s secret holding the backend key of a model whose worker runs in its process.')
+func gatewayApiKeySecret(model string) string => 'api-key-${modelSlug(model)}'
+
 // Connection strings as the services read them locally (Aspire's ConnectionStrings__<name>), from
 // the Key Vault secrets the provision writes.
 @export()

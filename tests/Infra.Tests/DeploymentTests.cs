@@ -152,11 +152,12 @@ public sealed partial class DeploymentTests
     public async Task Admin_key_and_hugging_face_token_are_key_vault_references()
     {
         var gateway = await ServiceModule("gateway");
-        var env = Entries(gateway, "env");
+        var deployed = await DeployedGateway();
+        var env = Infra.Env(deployed).Values;
         Assert.Equal("Keys", Find(env, "Access__Mode")["value"]!.ToString());
         var adminKey = Find(env, "Access__AdminKey");
         Assert.Null(adminKey["value"]);
-        Assert.Equal("gateway-admin-key", Find(Entries(gateway, "secrets"), adminKey["secretRef"]!.ToString())["keyVaultSecret"]!.ToString());
+        Assert.EndsWith("'gateway-admin-key')]", Infra.SecretUrl(deployed, adminKey["secretRef"]!.ToString()), StringComparison.Ordinal);
 
         // app.bicep turns every secret into a Key Vault reference read with the app's identity.
         var secrets = AppOf(gateway).Node["properties"]!["configuration"]!["copy"]!.AsArray().Single(copy => copy!["name"]!.ToString() == "secrets")!;
@@ -185,12 +186,15 @@ public sealed partial class DeploymentTests
     public async Task Ledger_journal_is_an_azure_files_share_mounted_at_the_journal_root()
     {
         var gateway = await ServiceModule("gateway");
+        var deployed = await DeployedGateway();
+        var env = Infra.Env(deployed).Values;
         var volume = Assert.Single(Entries(gateway, "volumes"));
-        var journal = Find(Entries(gateway, "env"), "Ledger__Directory")["value"]!.ToString();
+        var journal = Find(env, "Ledger__Directory")["value"]!.ToString();
 
         // The Gateway journals in a sub-folder per replica (CONTAINER_APP_REPLICA_NAME), so the whole share is mounted.
-        Assert.Equal(volume["mountPath"]!.ToString(), journal);
-        Assert.Null(volume["subPath"]);
+        var mount = Assert.Single(deployed["properties"]!["template"]!["containers"]![0]!["volumeMounts"]!.AsArray())!;
+        Assert.Equal(mount["mountPath"]!.ToString(), journal);
+        Assert.Null(mount["subPath"]);
         var app = AppOf(gateway);
         var volumes = app.Node["properties"]!["template"]!["copy"]!.AsArray().Single(copy => copy!["name"]!.ToString() == "volumes")!;
         Assert.Equal("AzureFile", volumes["input"]!["storageType"]!.ToString());
@@ -203,7 +207,7 @@ public sealed partial class DeploymentTests
         // Scale-in waits for the Gateway to finish streams and flush its journal; the host gives up a little earlier.
         var grace = (int)gateway.Argument("terminationGracePeriodSeconds")!;
         Assert.InRange(grace, 60, 600);
-        Assert.True(int.Parse(Find(Entries(gateway, "env"), "ASPNETCORE_SHUTDOWNTIMEOUTSECONDS")["value"]!.ToString(), CultureInfo.InvariantCulture) < grace);
+        Assert.True(int.Parse(Find(env, "ASPNETCORE_SHUTDOWNTIMEOUTSECONDS")["value"]!.ToString(), CultureInfo.InvariantCulture) < grace);
     }
 
     [Fact]
@@ -248,13 +252,11 @@ public sealed partial class DeploymentTests
         }
 
         // The Gateway gets the deployed portfolio as one JSON setting that replaces appsettings.json's.
-        var gateway = await ServiceModule("gateway");
-        var portfolio = ArmTemplate.Text(gateway.Scope.Root["variables"]!["portfolioJson"]);
-        Assert.Equal("[variables('portfolioJson')]", ArmTemplate.Text(Find(Entries(gateway, "env"), "Portfolio__Json")["value"]));
-        Assert.StartsWith("[string(map(", portfolio, StringComparison.Ordinal);
+        var deployed = JsonNode.Parse(Find(Infra.Env(await DeployedGateway()).Values, "Portfolio__Json")["value"]!.ToString())!.AsArray();
+        Assert.Equal(expected, deployed.Select(model => model!["name"]!.ToString()));
         Assert.Equal(
-            ["contextLength", "inputUsdPerMillionTokens", "name", "outputUsdPerMillionTokens", "parameterCount", "tier", "worker"],
-            ObjectKey().Matches(portfolio).Select(match => match.Groups["key"].Value).Order());
+            ["contextLength", "inProcess", "inputUsdPerMillionTokens", "name", "outputUsdPerMillionTokens", "parameterCount", "tier", "worker"],
+            deployed.SelectMany(model => model!.AsObject().Select(field => field.Key)).Distinct().Order());
     }
 
     [Fact]
@@ -263,7 +265,7 @@ public sealed partial class DeploymentTests
         var workers = await ServiceModule("inference-worker");
 
         // One app per deployed model, all created from the image azd just built for inference-worker.
-        Assert.Contains("deployedModels", ArmTemplate.Text(workers.Node["copy"]?["count"]), StringComparison.Ordinal);
+        Assert.Contains("workerModels", ArmTemplate.Text(workers.Node["copy"]?["count"]), StringComparison.Ordinal);
         Assert.Equal("[parameters('image')]", workers.ArgumentText("image"));
         Assert.Equal("${SERVICE_INFERENCE_WORKER_IMAGE_NAME}", Infra.ParametersFile("inference-worker")["image"]!["value"]!.ToString());
 
@@ -322,7 +324,7 @@ public sealed partial class DeploymentTests
         Assert.All(modules.Where(module => module.Argument("name")?.ToString() != "gateway"), module => Assert.True(module.Argument("grpc")!.GetValue<bool>()));
         foreach (var service in new[] { "gateway", "scoring" })
         {
-            var names = Entries(await ServiceModule(service), "env").Select(entry => entry["name"]!.ToString()).ToList();
+            var names = Infra.Env(Assert.Single(await Infra.DeployedAppsAsync(service))).Keys.ToList();
             Assert.Contains("ConnectionStrings__cache", names);
             Assert.Contains("ConnectionStrings__ledger", names);
         }
@@ -346,6 +348,9 @@ public sealed partial class DeploymentTests
     /// <summary>The app module a service template deploys (for inference-worker, the per-model loop).</summary>
     private static async Task<ArmResource> ServiceModule(string service) =>
         Assert.Single((await Infra.Template(service)).Resources, resource => resource.IsModule);
+
+    /// <summary>The Gateway app as ARM would deploy it with every model (its env and secrets are computed from the portfolio).</summary>
+    private static async Task<JsonObject> DeployedGateway() => Assert.Single(await Infra.DeployedAppsAsync("gateway"));
 
     private static ArmResource AppOf(ArmResource module) => Assert.Single(module.Module.OfType(ContainerApps));
 
@@ -402,9 +407,6 @@ public sealed partial class DeploymentTests
 
     [GeneratedRegex(@"format\('\{0\}:(?<port>\d+),password=\{1\},ssl=True,abortConnect=False'")]
     private static partial Regex StackExchangeRedis();
-
-    [GeneratedRegex(@"'(?<key>[A-Za-z]+)', (?:lambdaVariables|__bicep|tryGet)")]
-    private static partial Regex ObjectKey();
 
     [GeneratedRegex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$")]
     private static partial Regex AppName();

@@ -32,7 +32,84 @@ internal static class Infra
         return [.. Templates.Select(name => compiled[name])];
     }
 
-    public static async Task<(int Exit, string Output, string Diagnostics)> BicepAsync(params string[] arguments)
+    public static Task<(int Exit, string Output, string Diagnostics)> BicepAsync(params string[] arguments) => BicepInAsync(Folder, arguments);
+
+    /// <summary>
+    /// What ARM would deploy from a template with these parameters: `bicep snapshot` evaluates it
+    /// offline with the same template engine, leaving as expressions only values known once the
+    /// deployment runs (another resource's properties). It runs on a copy of infra/, whose
+    /// portfolio.json <paramref name="portfolio"/> may change first.
+    /// </summary>
+    public static async Task<IReadOnlyList<JsonObject>> SnapshotAsync(string template, IReadOnlyDictionary<string, string> parameters, Action<JsonArray>? portfolio = null)
+    {
+        var copy = Directory.CreateTempSubdirectory("router-snapshot-");
+        try
+        {
+            foreach (var file in Directory.EnumerateFiles(Folder, "*", SearchOption.AllDirectories))
+            {
+                var target = Path.Combine(copy.FullName, Path.GetRelativePath(Folder, file));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(file, target);
+            }
+
+            if (portfolio is not null)
+            {
+                var path = Path.Combine(copy.FullName, "portfolio.json");
+                var document = JsonNode.Parse(File.ReadAllText(path))!;
+                portfolio(document["models"]!.AsArray());
+                File.WriteAllText(path, document.ToJsonString());
+            }
+
+            var bicepParameters = Path.Combine(copy.FullName, $"{template}.bicepparam");
+            File.WriteAllLines(bicepParameters, [
+                $"using '{template}.bicep'",
+                .. parameters.Select(parameter => $"param {parameter.Key} = '{parameter.Value}'"),
+            ]);
+            var (exit, stdout, diagnostics) = await BicepInAsync(copy.FullName, "snapshot", bicepParameters,
+                "--subscription-id", "00000000-0000-0000-0000-000000000001", "--resource-group", "rg-router", "--location", "swedencentral");
+            Assert.True(exit == 0, stdout + diagnostics);
+            var snapshot = JsonNode.Parse(File.ReadAllText(Path.Combine(copy.FullName, $"{template}.snapshot.json")))!;
+            Assert.Empty(snapshot["diagnostics"]!.AsArray());
+            return [.. snapshot["predictedResources"]!.AsArray().Select(resource => resource!.AsObject())];
+        }
+        finally
+        {
+            copy.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>Every model of the portfolio, as the provision's ROUTER_MODELS output names them when all are deployed.</summary>
+    public const string AllModels = "llama3.1-8b,llama3.1-70b,gpt-4o";
+
+    /// <summary>
+    /// The container apps a service template deploys (<see cref="SnapshotAsync"/>) with the values
+    /// azd passes it for an environment where every model was deployed, and any others given.
+    /// </summary>
+    public static async Task<IReadOnlyList<JsonObject>> DeployedAppsAsync(string template, Action<JsonArray>? portfolio = null, params (string Name, string Value)[] parameters)
+    {
+        var values = new Dictionary<string, string>
+        {
+            ["environmentName"] = "router",
+            ["image"] = $"registry.example/{template}:1",
+            ["routerModels"] = AllModels,
+        };
+        foreach (var (name, value) in parameters)
+        {
+            values[name] = value;
+        }
+
+        return [.. (await SnapshotAsync(template, values, portfolio)).Where(resource => resource["type"]!.ToString() == "Microsoft.App/containerApps")];
+    }
+
+    /// <summary>A deployed app's container environment by name.</summary>
+    public static Dictionary<string, JsonObject> Env(JsonObject app) =>
+        app["properties"]!["template"]!["containers"]![0]!["env"]!.AsArray().Select(entry => entry!.AsObject()).ToDictionary(entry => entry["name"]!.ToString());
+
+    /// <summary>The Key Vault URL expression of one of a deployed app's secrets.</summary>
+    public static string SecretUrl(JsonObject app, string name) =>
+        Assert.Single(app["properties"]!["configuration"]!["secrets"]!.AsArray(), secret => secret!["name"]!.ToString() == name)!["keyVaultUrl"]!.ToString();
+
+    private static async Task<(int Exit, string Output, string Diagnostics)> BicepInAsync(string folder, params string[] arguments)
     {
         var bicep = Path.Combine(Metadata("BicepPackage"), "tools", "bicep");
         Assert.True(File.Exists(bicep), $"the Bicep CLI was not restored at {bicep}");
@@ -41,7 +118,7 @@ internal static class Infra
             File.SetUnixFileMode(bicep, File.GetUnixFileMode(bicep) | UnixFileMode.UserExecute);
         }
 
-        var start = new ProcessStartInfo(bicep) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Folder };
+        var start = new ProcessStartInfo(bicep) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = folder };
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
