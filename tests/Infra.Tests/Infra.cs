@@ -35,12 +35,13 @@ internal static class Infra
     public static Task<(int Exit, string Output, string Diagnostics)> BicepAsync(params string[] arguments) => BicepInAsync(Folder, arguments);
 
     /// <summary>
-    /// What ARM would deploy from a template with these parameters: `bicep snapshot` evaluates it
-    /// offline with the same template engine, leaving as expressions only values known once the
-    /// deployment runs (another resource's properties). It runs on a copy of infra/, whose
-    /// portfolio.json <paramref name="portfolio"/> may change first.
+    /// What ARM would deploy from a template with these parameters (Bicep expressions): `bicep
+    /// snapshot` evaluates it offline with the same template engine, leaving as expressions only
+    /// values known once the deployment runs (another resource's properties). It runs on a copy of
+    /// infra/, which <paramref name="prepare"/> may change first. Returns the predicted resources and
+    /// the outputs.
     /// </summary>
-    public static async Task<IReadOnlyList<JsonObject>> SnapshotAsync(string template, IReadOnlyDictionary<string, string> parameters, Action<JsonArray>? portfolio = null)
+    public static async Task<(IReadOnlyList<JsonObject> Resources, JsonObject Outputs)> SnapshotAsync(string template, IReadOnlyDictionary<string, string> parameters, Action<string>? prepare = null)
     {
         var copy = Directory.CreateTempSubdirectory("router-snapshot-");
         try
@@ -52,31 +53,37 @@ internal static class Infra
                 File.Copy(file, target);
             }
 
-            if (portfolio is not null)
-            {
-                var path = Path.Combine(copy.FullName, "portfolio.json");
-                var document = JsonNode.Parse(File.ReadAllText(path))!;
-                portfolio(document["models"]!.AsArray());
-                File.WriteAllText(path, document.ToJsonString());
-            }
-
-            var bicepParameters = Path.Combine(copy.FullName, $"{template}.bicepparam");
+            prepare?.Invoke(copy.FullName);
+            var name = Path.GetFileName(template);
+            var bicepParameters = Path.Combine(copy.FullName, $"{name}.bicepparam");
             File.WriteAllLines(bicepParameters, [
                 $"using '{template}.bicep'",
-                .. parameters.Select(parameter => $"param {parameter.Key} = '{parameter.Value}'"),
+                .. parameters.Select(parameter => $"param {parameter.Key} = {parameter.Value}"),
             ]);
             var (exit, stdout, diagnostics) = await BicepInAsync(copy.FullName, "snapshot", bicepParameters,
                 "--subscription-id", "00000000-0000-0000-0000-000000000001", "--resource-group", "rg-router", "--location", "swedencentral");
             Assert.True(exit == 0, stdout + diagnostics);
-            var snapshot = JsonNode.Parse(File.ReadAllText(Path.Combine(copy.FullName, $"{template}.snapshot.json")))!;
+            var snapshot = JsonNode.Parse(File.ReadAllText(Path.Combine(copy.FullName, $"{name}.snapshot.json")))!;
             Assert.Empty(snapshot["diagnostics"]!.AsArray());
-            return [.. snapshot["predictedResources"]!.AsArray().Select(resource => resource!.AsObject())];
+            return ([.. snapshot["predictedResources"]!.AsArray().Select(resource => resource!.AsObject())], snapshot["outputs"]!.AsObject());
         }
         finally
         {
             copy.Delete(recursive: true);
         }
     }
+
+    /// <summary>A <see cref="SnapshotAsync"/> preparation that changes the copy's portfolio.json.</summary>
+    public static Action<string> ChangePortfolio(Action<JsonArray> change) => folder =>
+    {
+        var path = Path.Combine(folder, "portfolio.json");
+        var document = JsonNode.Parse(File.ReadAllText(path))!;
+        change(document["models"]!.AsArray());
+        File.WriteAllText(path, document.ToJsonString());
+    };
+
+    /// <summary>A string as a Bicep literal.</summary>
+    public static string Literal(string value) => $"'{value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal)}'";
 
     /// <summary>Every model of the portfolio, as the provision's ROUTER_MODELS output names them when all are deployed.</summary>
     public const string AllModels = "llama3.1-8b,llama3.1-70b,gpt-4o";
@@ -89,16 +96,17 @@ internal static class Infra
     {
         var values = new Dictionary<string, string>
         {
-            ["environmentName"] = "router",
-            ["image"] = $"registry.example/{template}:1",
-            ["routerModels"] = AllModels,
+            ["environmentName"] = Literal("router"),
+            ["image"] = Literal($"registry.example/{template}:1"),
+            ["routerModels"] = Literal(AllModels),
         };
         foreach (var (name, value) in parameters)
         {
-            values[name] = value;
+            values[name] = Literal(value);
         }
 
-        return [.. (await SnapshotAsync(template, values, portfolio)).Where(resource => resource["type"]!.ToString() == "Microsoft.App/containerApps")];
+        var (resources, _) = await SnapshotAsync(template, values, portfolio is null ? null : ChangePortfolio(portfolio));
+        return [.. resources.Where(resource => resource["type"]!.ToString() == "Microsoft.App/containerApps")];
     }
 
     /// <summary>A deployed app's container environment by name.</summary>
