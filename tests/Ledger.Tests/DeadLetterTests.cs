@@ -40,7 +40,7 @@ public sealed class DeadLetterTests(PostgresFixture postgres) : IClassFixture<Po
         var ids = await db.Requests.Select(r => r.Id).OrderBy(id => id).ToListAsync();
         Assert.Equal(["after-0000", "after-0999", "before-1", "before-2"], [ids[0], ids[999], ids[1000], ids[1001]]);
         Assert.Equal(2000 + 2, await db.Attempts.CountAsync());
-        Assert.False(Directory.Exists(journal.LeftoversHandedOverTo));
+        await LedgerTestKit.WaitUntilAsync(() => !Directory.Exists(journal.LeftoversHandedOverTo), "the handed-over leftovers' folder is removed once its lines are shipped");
 
         var letters = await db.DeadLetters.OrderBy(d => d.Id).ToListAsync();
         Assert.Equal(3, letters.Count);
