@@ -105,7 +105,9 @@ internal static class Infra
             values[name] = Literal(value);
         }
 
-        var (resources, _) = await SnapshotAsync(template, values, portfolio is null ? null : ChangePortfolio(portfolio));
+        // Only what the template declares: a .bicepparam may not set a parameter its template lacks.
+        var declared = (await Template(template)).Root["parameters"]!.AsObject();
+        var (resources, _) = await SnapshotAsync(template, values.Where(value => declared.ContainsKey(value.Key)).ToDictionary(), portfolio is null ? null : ChangePortfolio(portfolio));
         return [.. resources.Where(resource => resource["type"]!.ToString() == "Microsoft.App/containerApps")];
     }
 
