@@ -145,7 +145,7 @@ internal sealed class JournalFolder : IDisposable
         return new JournalPosition(long.Parse(parts[0], CultureInfo.InvariantCulture), long.Parse(parts[1], CultureInfo.InvariantCulture));
     }
 
-    /// <summary>Moves the checkpoint (durably: written aside, fsynced, renamed, its folder fsynced) and deletes segments wholly behind it.</summary>
+    /// <summary>Moves the checkpoint (written aside, fsynced, renamed) and deletes segments wholly behind it once the folder holding the new checkpoint is fsynced.</summary>
     public void Commit(JournalPosition checkpoint, long? liveSegment)
     {
         var temporary = System.IO.Path.Combine(Path, CheckpointFile + ".tmp");
@@ -157,11 +157,18 @@ internal sealed class JournalFolder : IDisposable
 
         File.Move(temporary, System.IO.Path.Combine(Path, CheckpointFile), overwrite: true);
 
-        // The new checkpoint is durable before a segment behind it is deleted.
-        FolderSync.Flush(Path);
-        foreach (var finished in Segments().Where(s => s < checkpoint.Segment && s != liveSegment))
+        // A rename lost in a power cut only leaves the older checkpoint, whose rows ship again and are
+        // skipped as present; so the folder is flushed only when a segment behind the new one goes.
+        var finished = Segments().Where(s => s < checkpoint.Segment && s != liveSegment).ToList();
+        if (finished.Count == 0)
         {
-            File.Delete(SegmentPath(finished));
+            return;
+        }
+
+        FolderSync.Flush(Path);
+        foreach (var segment in finished)
+        {
+            File.Delete(SegmentPath(segment));
         }
     }
 
