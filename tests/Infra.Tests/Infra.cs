@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Reflection;
 using System.Text.Json.Nodes;
@@ -92,7 +93,16 @@ internal static class Infra
     /// The container apps a service template deploys (<see cref="SnapshotAsync"/>) with the values
     /// azd passes it for an environment where every model was deployed, and any others given.
     /// </summary>
-    public static async Task<IReadOnlyList<JsonObject>> DeployedAppsAsync(string template, Action<JsonArray>? portfolio = null, params (string Name, string Value)[] parameters)
+    public static Task<IReadOnlyList<JsonObject>> DeployedAppsAsync(string template, Action<JsonArray>? portfolio = null, params (string Name, string Value)[] parameters) =>
+        portfolio is null && parameters.Length == 0
+            ? DefaultDeployments.GetOrAdd(template, name => new(() => EvaluateAppsAsync(name, null, []))).Value
+            : EvaluateAppsAsync(template, portfolio, parameters);
+
+    // Several tests read the same default deployment of a template: it is evaluated once per run,
+    // like the compiled templates. Tests only read what it returns.
+    private static readonly ConcurrentDictionary<string, Lazy<Task<IReadOnlyList<JsonObject>>>> DefaultDeployments = new(StringComparer.Ordinal);
+
+    private static async Task<IReadOnlyList<JsonObject>> EvaluateAppsAsync(string template, Action<JsonArray>? portfolio, (string Name, string Value)[] parameters)
     {
         var values = new Dictionary<string, string>
         {
