@@ -48,3 +48,26 @@ public static class ProcessCpu
             .SelectMany(task => File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
             .Select(child => int.Parse(child, CultureInfo.InvariantCulture));
 }
+
+/// <summary>
+/// The machine's CPU time by kind, from the first line of /proc/stat: what the hypervisor gave
+/// other virtual machines (steal) and what no process used (idle and I/O wait) show how much of
+/// the cores a measurement really had.
+/// </summary>
+public sealed record MachineCpu(long Total, long Steal, long Idle)
+{
+    public static MachineCpu Now()
+    {
+        // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user)
+        var ticks = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..9]
+            .Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+        return new MachineCpu(ticks.Sum(), ticks[7], ticks[3] + ticks[4]);
+    }
+
+    public static MachineCpu operator -(MachineCpu after, MachineCpu before) =>
+        new(after.Total - before.Total, after.Steal - before.Steal, after.Idle - before.Idle);
+
+    public double StealPercent => Total == 0 ? 0 : 100.0 * Steal / Total;
+
+    public double IdlePercent => Total == 0 ? 0 : 100.0 * Idle / Total;
+}

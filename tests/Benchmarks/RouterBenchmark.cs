@@ -113,9 +113,11 @@ public sealed class RouterBenchmark : IBenchmark
                         Console.Error.WriteLine($"round {round} of {roundCount}: measuring {target.Load.Name} at c={concurrency} for {measure.TotalSeconds:0} s...");
                         await load.RunAsync(target.Load, concurrency, WarmUp, cancellationToken);
                         var before = processes.ToDictionary(p => p.Name, p => p.Cpu());
+                        var machineBefore = MachineCpu.Now();
                         var result = await load.RunAsync(target.Load, concurrency, measure, cancellationToken);
+                        var machine = MachineCpu.Now() - machineBefore;
                         var cpu = processes.ToDictionary(p => p.Name, p => p.Cpu() - before[p.Name]);
-                        rounds.Add(new TargetRun(target, concurrency, round, result, cpu));
+                        rounds.Add(new TargetRun(target, concurrency, round, result, cpu, machine));
                     }
                 }
             }
@@ -415,10 +417,14 @@ public sealed class RouterBenchmark : IBenchmark
     /// </summary>
     private static double CpuBoundRate(MedianRun run) => Environment.ProcessorCount * 1000 / run.CpuPerRequestMs(run.AllProcesses);
 
-    /// <summary>Each round's figures behind the medians, for the router's targets, with the load average other work put on the machine meanwhile.</summary>
+    /// <summary>
+    /// Each round's figures behind the medians, for the router's targets, with the load average after
+    /// it and, during the c=32 measurement, the share of the cores the hypervisor gave other virtual
+    /// machines (steal) and the share no process used (idle and I/O wait).
+    /// </summary>
     private static MarkdownTable RoundsTable(List<TargetRun> rounds)
     {
-        var table = new MarkdownTable("round by round", "round", "c=1 overhead p50 / p99 ms", "c=32 req/s", "CPU ms/request c=32, its processes", "load average (1 min) after c=1 / c=32");
+        var table = new MarkdownTable("round by round", "round", "c=1 overhead p50 / p99 ms", "c=32 req/s", "CPU ms/request c=32, its processes", "load average (1 min) after c=1 / c=32", "c=32: cores stolen / idle");
         foreach (var name in rounds.Select(r => r.Target.Load.Name).Distinct().Where(n => n != Direct))
         {
             foreach (var round in rounds.Select(r => r.Round).Distinct())
@@ -431,7 +437,8 @@ public sealed class RouterBenchmark : IBenchmark
                     Ms(one.Load.Latency.P50Ms - direct.Load.Latency.P50Ms, one.Load.Latency.P99Ms - direct.Load.Latency.P99Ms),
                     Invariant($"{many.Load.RequestsPerSecond:N0}"),
                     Invariant($"{many.CpuPerRequestMs(many.Target.Processes):F3}"),
-                    Invariant($"{one.LoadAverage:F2} / {many.LoadAverage:F2}"));
+                    Invariant($"{one.LoadAverage:F2} / {many.LoadAverage:F2}"),
+                    Invariant($"{many.Machine.StealPercent:F0}% / {many.Machine.IdlePercent:F0}%"));
             }
         }
 
@@ -452,8 +459,8 @@ public sealed record MeasuredProcess(string Name, IReadOnlyList<int> Pids, bool 
     public TimeSpan Cpu() => Pids.Aggregate(TimeSpan.Zero, (sum, pid) => sum + (WithDescendants ? ProcessCpu.OfTree(pid) : ProcessCpu.OfProcess(pid)));
 }
 
-/// <summary>One target measured at one concurrency in one round, with the CPU each process spent meanwhile and the machine's load average after.</summary>
-public sealed record TargetRun(BenchmarkTarget Target, int Concurrency, int Round, LoadResult Load, IReadOnlyDictionary<string, TimeSpan> Cpu)
+/// <summary>One target measured at one concurrency in one round, with the CPU each process spent meanwhile, the machine's CPU by kind meanwhile and its load average after.</summary>
+public sealed record TargetRun(BenchmarkTarget Target, int Concurrency, int Round, LoadResult Load, IReadOnlyDictionary<string, TimeSpan> Cpu, MachineCpu Machine)
 {
     public double LoadAverage { get; } = double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture);
 
