@@ -74,7 +74,18 @@ public sealed partial class AppHostCommand : IAsyncDisposable
     {
         RunProcesses.Signal("INT", AppHostProcessId);
         RunProcesses.Signal("INT", _process!.Id);
-        return await _process.Exited.WaitAsync(TimeSpan.FromMinutes(2));
+        try
+        {
+            return await _process.Exited.WaitAsync(TimeSpan.FromMinutes(2));
+        }
+        catch (TimeoutException e)
+        {
+            var alive = Processes.Prepend(AppHostProcessId).Prepend(_process.Id).Where(RunProcesses.IsAlive)
+                .Select(pid => $"{pid} {RunProcesses.CommandLine(pid)}");
+            throw new TimeoutException(
+                $"'dotnet run' had not exited 2 minutes after Ctrl+C. Still alive:\n{string.Join('\n', alive)}\nIts last output:\n{string.Join('\n', Output.Split('\n').TakeLast(60))}",
+                e);
+        }
     }
 
     public async ValueTask DisposeAsync()

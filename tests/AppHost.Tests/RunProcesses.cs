@@ -105,7 +105,8 @@ public static class RunProcesses
         return int.Parse(stat[(stat.LastIndexOf(')') + 4)..].Split(' ')[0], CultureInfo.InvariantCulture);
     }
 
-    private static string? CommandLine(int pid)
+    /// <summary>The command line of a process, arguments joined by spaces; null once it is gone.</summary>
+    public static string? CommandLine(int pid)
     {
         try
         {
