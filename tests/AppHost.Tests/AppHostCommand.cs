@@ -46,9 +46,12 @@ public sealed partial class AppHostCommand : IAsyncDisposable
     {
         var command = new AppHostCommand();
         var repository = RepositoryRoot();
+        // Through env, which resets SIGINT to its default before it runs 'dotnet run': a test host
+        // started in the background of a shell without job control inherits SIGINT ignored, and
+        // .NET keeps a signal ignored at start ignored, so Ctrl+C would never arrive.
         command._process = ChildProcess.Start(
-            "dotnet",
-            ["run", "--project", "AppHost", "--no-build", "--no-launch-profile", "-c", BuildConfiguration],
+            "env",
+            ["--default-signal=INT", "dotnet", "run", "--project", "AppHost", "--no-build", "--no-launch-profile", "-c", BuildConfiguration],
             new Dictionary<string, string?>
             {
                 ["DOTNET_ENVIRONMENT"] = "Development",
