@@ -1,9 +1,11 @@
+using System.Diagnostics.Metrics;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using Router.Ledger.Recording;
 
@@ -83,7 +85,11 @@ public static class Extensions
         services.AddLedgerWriting(connectionString);
         services.AddSingleton(options);
         services.TryAddSingleton<IDurableFlush, FsyncFlush>();
-        services.AddSingleton(sp => new LedgerJournal(options, sp.GetRequiredService<IDurableFlush>()));
+        services.AddSingleton(sp => new LedgerJournal(options, new TimedFlush(
+            sp.GetRequiredService<IDurableFlush>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IMeterFactory>(),
+            sp.GetRequiredService<ILogger<TimedFlush>>())));
         services.AddSingleton<LedgerShipper>();
         services.AddHostedService(sp => sp.GetRequiredService<LedgerShipper>());
         return services;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Router.Ledger.Recording;
 using Router.LocalServers;
 
 namespace Router.Benchmarks;
@@ -114,10 +115,12 @@ public sealed class RouterBenchmark : IBenchmark
                         await load.RunAsync(target.Load, concurrency, WarmUp, cancellationToken);
                         var before = processes.ToDictionary(p => p.Name, p => p.Cpu());
                         var machineBefore = MachineCpu.Now();
+                        var stallsBefore = router.JournalStalls.Now();
                         var result = await load.RunAsync(target.Load, concurrency, measure, cancellationToken);
                         var machine = MachineCpu.Now() - machineBefore;
+                        var stalls = router.JournalStalls.Now() - stallsBefore;
                         var cpu = processes.ToDictionary(p => p.Name, p => p.Cpu() - before[p.Name]);
-                        rounds.Add(new TargetRun(target, concurrency, round, result, cpu, machine));
+                        rounds.Add(new TargetRun(target, concurrency, round, result, cpu, machine, stalls));
                     }
                 }
             }
@@ -420,11 +423,12 @@ public sealed class RouterBenchmark : IBenchmark
     /// <summary>
     /// Each round's figures behind the medians, for the router's targets, with the load average after
     /// it and, during the c=32 measurement, the share of the cores the hypervisor gave other virtual
-    /// machines (steal) and the share no process used (idle and I/O wait).
+    /// machines (steal), the share no process used (idle and I/O wait) and the journal fsyncs that
+    /// stalled (every request waits behind one).
     /// </summary>
     private static MarkdownTable RoundsTable(List<TargetRun> rounds)
     {
-        var table = new MarkdownTable("round by round", "round", "c=1 overhead p50 / p99 ms", "c=32 req/s", "CPU ms/request c=32, its processes", "load average (1 min) after c=1 / c=32", "c=32: cores stolen / idle");
+        var table = new MarkdownTable("round by round", "round", "c=1 overhead p50 / p99 ms", "c=32 req/s", "CPU ms/request c=32, its processes", "load average (1 min) after c=1 / c=32", "c=32: cores stolen / idle", Invariant($"c=32: journal fsyncs >= {TimedFlush.SlowAfter.TotalMilliseconds:0} ms, total"));
         foreach (var name in rounds.Select(r => r.Target.Load.Name).Distinct().Where(n => n != Direct))
         {
             foreach (var round in rounds.Select(r => r.Round).Distinct())
@@ -438,7 +442,8 @@ public sealed class RouterBenchmark : IBenchmark
                     Invariant($"{many.Load.RequestsPerSecond:N0}"),
                     Invariant($"{many.CpuPerRequestMs(many.Target.Processes):F3}"),
                     Invariant($"{one.LoadAverage:F2} / {many.LoadAverage:F2}"),
-                    Invariant($"{many.Machine.StealPercent:F0}% / {many.Machine.IdlePercent:F0}%"));
+                    Invariant($"{many.Machine.StealPercent:F0}% / {many.Machine.IdlePercent:F0}%"),
+                    many.JournalStalls.ToString());
             }
         }
 
@@ -459,8 +464,11 @@ public sealed record MeasuredProcess(string Name, IReadOnlyList<int> Pids, bool 
     public TimeSpan Cpu() => Pids.Aggregate(TimeSpan.Zero, (sum, pid) => sum + (WithDescendants ? ProcessCpu.OfTree(pid) : ProcessCpu.OfProcess(pid)));
 }
 
-/// <summary>One target measured at one concurrency in one round, with the CPU each process spent meanwhile, the machine's CPU by kind meanwhile and its load average after.</summary>
-public sealed record TargetRun(BenchmarkTarget Target, int Concurrency, int Round, LoadResult Load, IReadOnlyDictionary<string, TimeSpan> Cpu, MachineCpu Machine)
+/// <summary>
+/// One target measured at one concurrency in one round, with the CPU each process spent meanwhile,
+/// the machine's CPU by kind and the Gateways' stalled journal fsyncs meanwhile, and its load average after.
+/// </summary>
+public sealed record TargetRun(BenchmarkTarget Target, int Concurrency, int Round, LoadResult Load, IReadOnlyDictionary<string, TimeSpan> Cpu, MachineCpu Machine, JournalStallCount JournalStalls)
 {
     public double LoadAverage { get; } = double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture);
 

@@ -43,6 +43,9 @@ public sealed class RouterSystem(LocalRedisServer redis, LocalPostgresServer pos
 
     public IEnumerable<ServiceProcess> Workers => services.Take(models.Count);
 
+    /// <summary>Both Gateways' journal fsyncs that stalled, from their logs.</summary>
+    public JournalStalls JournalStalls { get; } = WatchJournals(services[^2], services[^1]);
+
     public static async Task<RouterSystem> StartAsync(string stateDirectory, Uri modelServer, CancellationToken cancellationToken)
     {
         var redis = await LocalRedisServer.StartAsync(_ => { }, cancellationToken);
@@ -149,6 +152,17 @@ public sealed class RouterSystem(LocalRedisServer redis, LocalPostgresServer pos
 
             await Task.Delay(500, cancellationToken);
         }
+    }
+
+    private static JournalStalls WatchJournals(params ServiceProcess[] gateways)
+    {
+        var stalls = new JournalStalls();
+        foreach (var gateway in gateways)
+        {
+            gateway.Process.OutputLine = stalls.Observe;
+        }
+
+        return stalls;
     }
 
     private static string Address(string service) => $"services__{service}__grpc__0";
