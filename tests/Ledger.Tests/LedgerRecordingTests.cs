@@ -60,7 +60,7 @@ public sealed class LedgerRecordingTests
         Assert.Equal((50, 100), (await db.Requests.CountAsync(), await db.Attempts.CountAsync()));
         var rollup = await db.DailyRollups.SingleAsync();
         Assert.Equal((50L, 100L, 50 * 0.0123m), (rollup.Requests, rollup.Attempts, rollup.CostUsd));
-        Assert.Equal(DateOnly.FromDateTime(DateTime.UtcNow), rollup.Day);
+        Assert.Equal(DateOnly.FromDateTime(batch[0].ReceivedAt.UtcDateTime), rollup.Day);
     }
 
     [Fact]
@@ -87,7 +87,9 @@ public sealed class LedgerRecordingTests
         }).ToList();
 
         // The same request twice in one batch (no attempts, so nothing else refuses it) is stored and counted once.
-        batch.AddRange([LedgerTestKit.Request("roll-twice", attempts: 0), LedgerTestKit.Request("roll-twice", attempts: 0)]);
+        var twice = Enumerable.Range(0, 2).Select(_ => LedgerTestKit.Request("roll-twice", attempts: 0)).ToList();
+        twice.ForEach(request => request.ReceivedAt = midnight.AddMinutes(2));
+        batch.AddRange(twice);
 
         Assert.Equal(20, await writer.WriteAsync(batch[..20], CancellationToken.None));
         Assert.Equal(21, await writer.WriteAsync(batch, CancellationToken.None));
