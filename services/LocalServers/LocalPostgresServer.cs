@@ -46,16 +46,22 @@ public sealed class LocalPostgresServer : IAsyncDisposable
 
     /// <summary>Creates the data folder (under <paramref name="stateDirectory"/>), starts the server and waits until it accepts connections.</summary>
     /// <param name="durable">false for tests: no fsync, which makes start and writes several times faster.</param>
-    public static async Task<LocalPostgresServer> StartAsync(
-        string stateDirectory, Action<string> log, bool durable = true, CancellationToken cancellationToken = default)
+    public static Task<LocalPostgresServer> StartAsync(
+        string stateDirectory, Action<string> log, bool durable = true, CancellationToken cancellationToken = default) =>
+        StartAsync(stateDirectory, log, durable, FreePort.Next, cancellationToken);
+
+    internal static async Task<LocalPostgresServer> StartAsync(
+        string stateDirectory, Action<string> log, bool durable, Func<int> ports, CancellationToken cancellationToken)
     {
         var binDirectory = await PostgresInstallation.RequireBinDirectoryAsync("ConnectionStrings__ledger", log, cancellationToken);
         var dataDirectory = Path.Combine(PostgresInstallation.PrepareStateDirectory(stateDirectory), $"postgres-{Guid.NewGuid():N}");
         var password = PostgresInstallation.NewPassword();
-        var server = new LocalPostgresServer(binDirectory, dataDirectory, FreePort.Next(), password, durable, log);
         await PostgresInstallation.InitializeDataDirectoryAsync(binDirectory, dataDirectory, password, cancellationToken);
-        await server.StartAsync(cancellationToken);
-        return server;
+        return await FreePort.StartServerAsync(
+            ports,
+            port => new LocalPostgresServer(binDirectory, dataDirectory, port, password, durable, log),
+            server => server.StartAsync(cancellationToken),
+            server => server.StopAsync());
     }
 
     /// <summary>Starts the server again on the same port and data (after <see cref="StopAsync"/> or a crash).</summary>

@@ -28,13 +28,18 @@ public sealed class LocalRedisServer : IAsyncDisposable
 
     public ChildProcess? Process => _process;
 
-    public static async Task<LocalRedisServer> StartAsync(Action<string> log, CancellationToken cancellationToken = default)
+    public static Task<LocalRedisServer> StartAsync(Action<string> log, CancellationToken cancellationToken = default) =>
+        StartAsync(log, FreePort.Next, cancellationToken);
+
+    internal static async Task<LocalRedisServer> StartAsync(Action<string> log, Func<int> ports, CancellationToken cancellationToken)
     {
         var binary = await ServerPackages.RequireAsync(
             "Redis", "redis-server", () => ServerPackages.FindOnPath("redis-server"), "ConnectionStrings__cache", log, cancellationToken);
-        var server = new LocalRedisServer(binary, FreePort.Next(), log);
-        await server.StartAsync(cancellationToken);
-        return server;
+        return await FreePort.StartServerAsync(
+            ports,
+            port => new LocalRedisServer(binary, port, log),
+            server => server.StartAsync(cancellationToken),
+            server => server.StopAsync());
     }
 
     public async Task StartAsync(CancellationToken cancellationToken = default)
@@ -89,16 +94,22 @@ public sealed class LocalRedisServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// One PING with a short wait for its answer: the port may be held by another process that never
+    /// answers (our server then exits, which the caller's next look sees).
+    /// </summary>
     private async Task<bool> PingAsync(CancellationToken cancellationToken)
     {
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attempt.CancelAfter(TimeSpan.FromSeconds(1));
         try
         {
             using var client = new TcpClient();
-            await client.ConnectAsync("127.0.0.1", Port, cancellationToken);
+            await client.ConnectAsync("127.0.0.1", Port, attempt.Token);
             var stream = client.GetStream();
-            await stream.WriteAsync("PING\r\n"u8.ToArray(), cancellationToken);
+            await stream.WriteAsync("PING\r\n"u8.ToArray(), attempt.Token);
             var buffer = new byte[16];
-            var read = await stream.ReadAsync(buffer, cancellationToken);
+            var read = await stream.ReadAsync(buffer, attempt.Token);
             return Encoding.ASCII.GetString(buffer, 0, read).StartsWith("+PONG", StringComparison.Ordinal);
         }
         catch (SocketException)
@@ -106,6 +117,10 @@ public sealed class LocalRedisServer : IAsyncDisposable
             return false;
         }
         catch (IOException)
+        {
+            return false;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             return false;
         }

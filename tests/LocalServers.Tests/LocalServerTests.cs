@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Npgsql;
@@ -52,6 +53,60 @@ public sealed class LocalServerTests
         }
 
         Assert.False(FreePort.IsListening(port));
+    }
+
+    [Fact]
+    public async Task Postgres_that_finds_its_port_taken_starts_on_another()
+    {
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var takenPort = ((IPEndPoint)taken.LocalEndpoint).Port;
+
+        var server = await LocalPostgresServer.StartAsync(TestState.Directory, _ => { }, durable: false, PortsStartingWith(takenPort), CancellationToken.None);
+        try
+        {
+            Assert.NotEqual(takenPort, server.Port);
+            Assert.Equal(1, await ScalarAsync(server.ConnectionString("postgres"), "SELECT 1"));
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Redis_that_finds_its_port_taken_starts_on_another()
+    {
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var takenPort = ((IPEndPoint)taken.LocalEndpoint).Port;
+
+        var server = await LocalRedisServer.StartAsync(_ => { }, PortsStartingWith(takenPort), CancellationToken.None);
+        try
+        {
+            Assert.NotEqual(takenPort, server.Port);
+            Assert.Equal("+PONG", await SendAsync(server.Port, "PING"));
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    /// <summary>The port another process took between our pick and our server's bind, then free ones.</summary>
+    private static Func<int> PortsStartingWith(int takenPort)
+    {
+        var first = true;
+        return () =>
+        {
+            if (!first)
+            {
+                return FreePort.Next();
+            }
+
+            first = false;
+            return takenPort;
+        };
     }
 
     private static async Task ExecuteAsync(string connectionString, string sql)
