@@ -31,12 +31,61 @@ public static class FreePort
         }
     }
 
-    /// <summary>A loopback port that nothing listens on right now (the OS picks it).</summary>
+    /// <summary>
+    /// A loopback port that nothing listens on right now, drawn from the ten thousand ports below the
+    /// range the kernel hands out for port 0 and outgoing connections (ip_local_port_range): between
+    /// this pick and the server's bind, no outgoing connection and no listener on port 0 can take it.
+    /// Where that range cannot be read, the OS picks.
+    /// </summary>
     public static int Next()
     {
+        if (EphemeralRangeStart() is { } start && start > 1024 + 1000)
+        {
+            var floor = Math.Max(1024, start - 10_000);
+            for (var i = 0; i < 100; i++)
+            {
+                var port = Random.Shared.Next(floor, start);
+                if (CanBind(port))
+                {
+                    return port;
+                }
+            }
+        }
+
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static int? EphemeralRangeStart()
+    {
+        try
+        {
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            return range.Length > 0 && int.TryParse(range[0], System.Globalization.CultureInfo.InvariantCulture, out var start) ? start : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static bool CanBind(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     public static bool IsListening(int port)

@@ -93,6 +93,19 @@ public sealed class LocalServerTests
         }
     }
 
+    [Fact]
+    public void Picked_ports_lie_below_the_kernels_range_for_port_0_and_outgoing_connections_and_are_free()
+    {
+        var start = int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split('\t', ' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        for (var i = 0; i < 20; i++)
+        {
+            var port = FreePort.Next();
+            Assert.InRange(port, Math.Max(1024, start - 10_000), start - 1);
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+        }
+    }
+
     /// <summary>The port another process took between our pick and our server's bind, then free ones.</summary>
     private static Func<int> PortsStartingWith(int takenPort)
     {
