@@ -39,10 +39,10 @@ public static class FreePort
     /// </summary>
     public static int Next()
     {
-        if (EphemeralRangeStart() is { } start && start > 1024 + 1000)
+        if (EphemeralRangeStart() is { } start)
         {
             var floor = Math.Max(1024, start - 10_000);
-            for (var i = 0; i < 100; i++)
+            for (var i = 0; i < 100 && floor < start; i++)
             {
                 var port = Random.Shared.Next(floor, start);
                 if (CanBind(port))
@@ -61,7 +61,7 @@ public static class FreePort
     {
         try
         {
-            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
             return range.Length > 0 && int.TryParse(range[0], System.Globalization.CultureInfo.InvariantCulture, out var start) ? start : null;
         }
         catch (IOException)

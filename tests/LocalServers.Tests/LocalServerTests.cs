@@ -60,12 +60,11 @@ public sealed class LocalServerTests
     {
         using var taken = new TcpListener(IPAddress.Loopback, 0);
         taken.Start();
-        var takenPort = ((IPEndPoint)taken.LocalEndpoint).Port;
 
-        var server = await LocalPostgresServer.StartAsync(TestState.Directory, _ => { }, durable: false, PortsStartingWith(takenPort), CancellationToken.None);
+        var server = await LocalPostgresServer.StartAsync(TestState.Directory, _ => { }, durable: false, PortsStartingWith(taken), CancellationToken.None);
         try
         {
-            Assert.NotEqual(takenPort, server.Port);
+            Assert.NotEqual(((IPEndPoint)taken.LocalEndpoint).Port, server.Port);
             Assert.Equal(1, await ScalarAsync(server.ConnectionString("postgres"), "SELECT 1"));
         }
         finally
@@ -79,12 +78,11 @@ public sealed class LocalServerTests
     {
         using var taken = new TcpListener(IPAddress.Loopback, 0);
         taken.Start();
-        var takenPort = ((IPEndPoint)taken.LocalEndpoint).Port;
 
-        var server = await LocalRedisServer.StartAsync(_ => { }, PortsStartingWith(takenPort), CancellationToken.None);
+        var server = await LocalRedisServer.StartAsync(_ => { }, PortsStartingWith(taken), CancellationToken.None);
         try
         {
-            Assert.NotEqual(takenPort, server.Port);
+            Assert.NotEqual(((IPEndPoint)taken.LocalEndpoint).Port, server.Port);
             Assert.Equal("+PONG", await SendAsync(server.Port, "PING"));
         }
         finally
@@ -107,19 +105,10 @@ public sealed class LocalServerTests
     }
 
     /// <summary>The port another process took between our pick and our server's bind, then free ones.</summary>
-    private static Func<int> PortsStartingWith(int takenPort)
+    private static Func<int> PortsStartingWith(TcpListener taken)
     {
-        var first = true;
-        return () =>
-        {
-            if (!first)
-            {
-                return FreePort.Next();
-            }
-
-            first = false;
-            return takenPort;
-        };
+        var given = 0;
+        return () => given++ == 0 ? ((IPEndPoint)taken.LocalEndpoint).Port : FreePort.Next();
     }
 
     private static async Task ExecuteAsync(string connectionString, string sql)
